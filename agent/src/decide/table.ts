@@ -1,0 +1,33 @@
+// The compiled decision table: what TypeScript hands the native proxy so that a new connection is
+// decided by a lookup on a native thread, never by a call into the JavaScript event loop.
+// Wire shape (JSON) of NodeProxy.setTable; native/src/proxy/table.rs parses and validates it.
+
+/** What the proxy does with a captured connection. */
+export interface TableVerdict {
+  /** forward: connect upstream to the original destination from the client's own IP; deny: close */
+  readonly action: 'forward' | 'deny';
+  /** a MESH_ERR_* code when denied, '' when forwarded */
+  readonly reason: string;
+}
+
+export interface TableWorkload {
+  /** pod IPv4 address */
+  readonly ip: string;
+  /** workload index, the same as in the BPF workload map */
+  readonly index: number;
+  /** verdict for connections this pod opens (captured on :15001) */
+  readonly outbound: TableVerdict;
+  /** verdict for connections to this pod (captured on :15006) */
+  readonly inbound: TableVerdict;
+}
+
+export interface DecisionTable {
+  /** monotonically increasing; native refuses nothing on version, it just reports it */
+  readonly version: number;
+  /** node-local addresses: a connection whose original destination is one of these is denied
+   *  (MESH_ERR_DIRECT_CONNECT), which also guards against the proxy connecting to itself */
+  readonly localAddrs: readonly string[];
+  /** verdicts for a source (outbound) or destination (inbound) IP not in `workloads` */
+  readonly defaults: { readonly outbound: TableVerdict; readonly inbound: TableVerdict };
+  readonly workloads: readonly TableWorkload[];
+}

@@ -1,0 +1,59 @@
+// The MESH_ERR_* registry: one error class for every failure that crosses a folder boundary.
+// Each code is stable (never renamed, never reused) and listed in docs/errors.md with its fix.
+// Native errors arrive with the same codes (native/src/errors.rs) and are rewrapped by native/index.ts.
+
+export const ERROR_CODES = {
+  MESH_ERR_INVALID_ARG: 'an argument passed to a nodemesh API is out of range or malformed',
+  MESH_ERR_NOT_ROOT: 'the command needs root (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN)',
+  MESH_ERR_NO_BTF: 'the kernel exposes no BTF at /sys/kernel/btf/vmlinux',
+  MESH_ERR_NO_BPFFS: 'bpffs is not mounted at /sys/fs/bpf',
+  MESH_ERR_NO_CGROUP2: 'cgroup2 is not mounted',
+  MESH_ERR_NO_TCX: 'the kernel has no TCX (needs Linux 6.6 or newer)',
+  MESH_ERR_NO_TOOL: 'a required tool is not installed',
+  MESH_ERR_NOT_BUILT: 'a build artifact (native addon or BPF object) is missing',
+  MESH_ERR_BPF_LOAD: 'the BPF object could not be opened or loaded',
+  MESH_ERR_BPF_ATTACH: 'a BPF program could not be attached to or detached from an interface',
+  MESH_ERR_BPF_MAP: 'a BPF map operation failed',
+  MESH_ERR_BPF_PIN: 'a bpffs pin could not be created, opened or removed',
+  MESH_ERR_NETNS: 'a network namespace could not be entered',
+  MESH_ERR_LISTEN: 'a proxy listener could not be opened',
+  MESH_ERR_CLOSED: 'the native object was already closed',
+  MESH_ERR_NATIVE_PANIC: 'the native addon panicked (a bug); the call failed but the process is intact',
+  MESH_ERR_MANIFEST: 'a manifest object is invalid and was rejected',
+  MESH_ERR_CONFIG: 'agent or cluster configuration is invalid',
+  MESH_ERR_ROUTING: 'policy routing for steered packets could not be installed',
+  MESH_ERR_CAPTURE: 'capture could not be set up for a pod',
+  MESH_ERR_CLUSTER: 'the simulated cluster could not be built or torn down',
+  MESH_ERR_COMMAND: 'an external command failed',
+  MESH_ERR_DEMO: 'a demo step failed',
+  MESH_ERR_NOT_ENROLLED: 'a captured connection came from or went to a workload that is not enrolled',
+  MESH_ERR_DIRECT_CONNECT: 'a client connected straight to a proxy port without being captured',
+  MESH_ERR_USAGE: 'the command line is malformed',
+} as const;
+
+export type MeshErrorCode = keyof typeof ERROR_CODES;
+
+export class MeshError extends Error {
+  readonly code: MeshErrorCode;
+
+  constructor(code: MeshErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MeshError';
+    this.code = code;
+  }
+}
+
+export function isMeshError(e: unknown): e is MeshError {
+  return e instanceof MeshError;
+}
+
+/** Rewraps any thrown value as a MeshError, keeping a MESH_ERR_* code it already carries. */
+export function toMeshError(e: unknown, fallback: MeshErrorCode, context: string): MeshError {
+  if (e instanceof MeshError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && code in ERROR_CODES) {
+    return new MeshError(code as MeshErrorCode, `${context}: ${msg}`, { cause: e });
+  }
+  return new MeshError(fallback, `${context}: ${msg}`, { cause: e });
+}

@@ -1,0 +1,208 @@
+// Public surface of the native addon: loads native/nodemesh.node, validates arguments before they
+// cross (better-sqlite3's rule: JS validates, native executes) and rewraps native failures as
+// MeshError with the same MESH_ERR_* code. Nothing here runs per connection or per byte.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { MeshError, toMeshError } from '../common/errors.js';
+
+/** Repository root, found from this file whether it runs from source or from dist/. */
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new MeshError('MESH_ERR_NOT_BUILT', 'cannot find the nodemesh checkout root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = repoRoot();
+export const ADDON_PATH = process.env.NODEMESH_ADDON ?? path.join(ROOT, 'native', 'nodemesh.node');
+export const BPF_OBJECT_PATH = process.env.NODEMESH_BPF_OBJECT ?? path.join(ROOT, 'build', 'bpf', 'tc_steer.bpf.o');
+
+// ---- raw binding (implemented in native/src/**/api.rs) ----
+
+export interface RawAttachResult { ifindex: number; replaced: boolean }
+export interface RawWorkloadEntry { ip: string; index: number; flags: number }
+
+export interface RawDatapath {
+  attach(ifname: string, netnsPath: string | null): RawAttachResult;
+  detach(ifname: string): boolean;
+  attachedInterfaces(): string[];
+  setWorkload(ip: string, index: number, flags: number): void;
+  deleteWorkload(ip: string): boolean;
+  listWorkloads(): RawWorkloadEntry[];
+  setLocalAddr(ip: string): void;
+  deleteLocalAddr(ip: string): boolean;
+  listLocalAddrs(): string[];
+  counters(): number[];
+  close(): void;
+}
+
+export interface RawProxyOptions {
+  outboundPort: number;
+  inboundPort: number;
+  connectTimeoutMs: number;
+  /** upper bound of relay buffer bytes per direction of one connection */
+  maxBufferBytes: number;
+  /** how often queued connection events are flushed to JavaScript */
+  eventFlushMs: number;
+}
+
+export interface ConnEvent {
+  kind: 'open' | 'close';
+  id: number;
+  direction: 'outbound' | 'inbound';
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  /** bytes client → upstream (close events; 0 on open) */
+  bytesUp: number;
+  /** bytes upstream → client */
+  bytesDown: number;
+  durationUs: number;
+  /** close reason, a stable code (docs/errors.md "close reasons"); '' on open */
+  reason: string;
+}
+
+export interface RawVerdict { action: 'forward' | 'deny'; reason: string; upstreamIp: string; upstreamPort: number; bindIp: string }
+
+export interface RawProxyStats { active: number; accepted: number; denied: number; eventsDropped: number; tableVersion: number }
+
+export interface RawProxy {
+  setTable(tableJson: string): number;
+  evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict;
+  stats(): RawProxyStats;
+  close(): Promise<void>;
+}
+
+interface RawBinding {
+  bpfOpen(objectPath: string, pinDir: string): RawDatapath;
+  bpfCleanup(pinDir: string): number;
+  proxyStart(opts: RawProxyOptions, onEvents: (err: Error | null, events: ConnEvent[]) => void): RawProxy;
+  nativeVersion(): string;
+  /** test hook: panics inside a guarded call; must surface as MESH_ERR_NATIVE_PANIC */
+  testPanic(): void;
+}
+
+let binding: RawBinding | undefined;
+
+/** Loads the addon once; a missing build is MESH_ERR_NOT_BUILT with the command that builds it. */
+export function loadBinding(): RawBinding {
+  if (binding) return binding;
+  if (!existsSync(ADDON_PATH)) {
+    throw new MeshError('MESH_ERR_NOT_BUILT', `native addon not found at ${ADDON_PATH}; run "npm run build"`);
+  }
+  const require = createRequire(import.meta.url);
+  binding = require(ADDON_PATH) as RawBinding;
+  return binding;
+}
+
+function call<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', what);
+  }
+}
+
+function checkIp(ip: string, what: string): void {
+  if (!isIPv4(ip)) throw new MeshError('MESH_ERR_INVALID_ARG', `${what}: "${ip}" is not an IPv4 address`);
+}
+
+function checkPort(p: number, what: string): void {
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new MeshError('MESH_ERR_INVALID_ARG', `${what}: port ${p} is not in 1..65535`);
+}
+
+const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
+
+/** The BPF steering datapath of one node: program, pinned TCX links, workload/local/counter maps. */
+export class Datapath {
+  readonly #raw: RawDatapath;
+  private constructor(raw: RawDatapath) { this.#raw = raw; }
+
+  /** Loads the object and opens (or reuses) the maps pinned under pinDir. */
+  static open(pinDir: string, objectPath = BPF_OBJECT_PATH): Datapath {
+    if (!existsSync(objectPath)) throw new MeshError('MESH_ERR_NOT_BUILT', `BPF object not found at ${objectPath}; run "npm run build"`);
+    if (!pinDir.startsWith('/sys/fs/bpf/')) throw new MeshError('MESH_ERR_INVALID_ARG', `pin dir ${pinDir} must be under /sys/fs/bpf/`);
+    const b = loadBinding();
+    return new Datapath(call('load BPF datapath', () => b.bpfOpen(objectPath, pinDir)));
+  }
+
+  attach(ifname: string, netnsPath: string | null = null): RawAttachResult {
+    if (!IFNAME.test(ifname)) throw new MeshError('MESH_ERR_INVALID_ARG', `interface name "${ifname}" is invalid`);
+    return call(`attach to ${ifname}`, () => this.#raw.attach(ifname, netnsPath));
+  }
+  detach(ifname: string): boolean { return call(`detach from ${ifname}`, () => this.#raw.detach(ifname)); }
+  attachedInterfaces(): string[] { return call('list links', () => this.#raw.attachedInterfaces()); }
+  setWorkload(ip: string, index: number, flags: number): void {
+    checkIp(ip, 'setWorkload');
+    if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new MeshError('MESH_ERR_INVALID_ARG', `workload index ${index} is not a u32`);
+    call(`enroll ${ip}`, () => this.#raw.setWorkload(ip, index, flags >>> 0));
+  }
+  deleteWorkload(ip: string): boolean { checkIp(ip, 'deleteWorkload'); return call(`unenroll ${ip}`, () => this.#raw.deleteWorkload(ip)); }
+  listWorkloads(): RawWorkloadEntry[] { return call('list workloads', () => this.#raw.listWorkloads()); }
+  setLocalAddr(ip: string): void { checkIp(ip, 'setLocalAddr'); call(`local addr ${ip}`, () => this.#raw.setLocalAddr(ip)); }
+  deleteLocalAddr(ip: string): boolean { checkIp(ip, 'deleteLocalAddr'); return call(`local addr ${ip}`, () => this.#raw.deleteLocalAddr(ip)); }
+  listLocalAddrs(): string[] { return call('list local addrs', () => this.#raw.listLocalAddrs()); }
+  /** Per-CPU counters summed, indexed by enum mesh_counter (common/layout.ts COUNTER_NAMES). */
+  counters(): number[] { return call('read counters', () => this.#raw.counters()); }
+  close(): void { call('close datapath', () => this.#raw.close()); }
+}
+
+/** Removes every pin under pinDir (links detach when their last reference goes). Returns pins removed. */
+export function cleanupPins(pinDir: string): number {
+  if (!pinDir.startsWith('/sys/fs/bpf/')) throw new MeshError('MESH_ERR_INVALID_ARG', `pin dir ${pinDir} must be under /sys/fs/bpf/`);
+  const b = loadBinding();
+  return call(`clean up ${pinDir}`, () => b.bpfCleanup(pinDir));
+}
+
+export interface ProxyOptions {
+  outboundPort?: number;
+  inboundPort?: number;
+  connectTimeoutMs?: number;
+  maxBufferBytes?: number;
+  eventFlushMs?: number;
+}
+
+/** The node proxy: transparent listeners and the relay, running on native threads. */
+export class NodeProxy {
+  readonly #raw: RawProxy;
+  private constructor(raw: RawProxy) { this.#raw = raw; }
+
+  static start(opts: ProxyOptions, onEvents: (events: ConnEvent[]) => void): NodeProxy {
+    const o: RawProxyOptions = {
+      outboundPort: opts.outboundPort ?? 15001,
+      inboundPort: opts.inboundPort ?? 15006,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+      maxBufferBytes: opts.maxBufferBytes ?? 256 * 1024,
+      eventFlushMs: opts.eventFlushMs ?? 20,
+    };
+    checkPort(o.outboundPort, 'outboundPort');
+    checkPort(o.inboundPort, 'inboundPort');
+    if (o.connectTimeoutMs < 1 || o.connectTimeoutMs > 600_000) throw new MeshError('MESH_ERR_INVALID_ARG', `connectTimeoutMs ${o.connectTimeoutMs} is not in 1..600000`);
+    if (o.maxBufferBytes < 4096 || o.maxBufferBytes > 64 * 1024 * 1024) throw new MeshError('MESH_ERR_INVALID_ARG', `maxBufferBytes ${o.maxBufferBytes} is not in 4 KiB..64 MiB`);
+    if (o.eventFlushMs < 1 || o.eventFlushMs > 10_000) throw new MeshError('MESH_ERR_INVALID_ARG', `eventFlushMs ${o.eventFlushMs} is not in 1..10000`);
+    const b = loadBinding();
+    const raw = call('start node proxy', () => b.proxyStart(o, (err, events) => { if (!err) onEvents(events); }));
+    return new NodeProxy(raw);
+  }
+
+  /** Installs a compiled decision table (agent/src/decide compileTable); returns its version. */
+  setTable(tableJson: string): number { return call('install decision table', () => this.#raw.setTable(tableJson)); }
+  evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict {
+    checkIp(srcIp, 'evaluate'); checkIp(dstIp, 'evaluate');
+    return call('evaluate', () => this.#raw.evaluate(direction, srcIp, srcPort, dstIp, dstPort));
+  }
+  stats(): RawProxyStats { return call('proxy stats', () => this.#raw.stats()); }
+  async close(): Promise<void> {
+    try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
+  }
+}
+
+export function nativeVersion(): string { return call('version', () => loadBinding().nativeVersion()); }

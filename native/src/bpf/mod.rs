@@ -1,0 +1,1 @@
+//! BPF steering datapath (placeholder until implemented).

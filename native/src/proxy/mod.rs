@@ -1,0 +1,1 @@
+//! Node proxy (placeholder until implemented).

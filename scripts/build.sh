@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds everything: BPF objects (clang, CO-RE), the Rust addon (napi-rs) and the TypeScript.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build-bpf.sh
+bash scripts/build-native.sh
+npx tsc -p tsconfig.json

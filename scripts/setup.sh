@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Brings a fresh machine of this kind to a state where the demo and the tests run: Debian packages,
+# npm dependencies, the build (TypeScript, BPF objects, Rust addon) and bpffs. Each step is skipped
+# when already done, so running it again is cheap. Needs root for apt and the bpffs mount.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client tcpdump curl)
+step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "MESH_ERR_NOT_ROOT: installing ${missing[*]} needs root; run as root" >&2; exit 1; fi
+  step "installing Debian packages: ${missing[*]}"
+  # haproxy and nginx must not start as services; the tests run them in their own namespaces.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
+command -v cargo >/dev/null 2>&1 || { echo "MESH_ERR_NO_TOOL: cargo not found; install Rust with rustup" >&2; exit 1; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "build (TypeScript, BPF, native addon)"
+bash scripts/build.sh
+
+if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/fs/bpf; then
+  step "mounting bpffs at /sys/fs/bpf"
+  mount -t bpf bpf /sys/fs/bpf
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole suite: unit (node:test, cargo test), BPF (BPF_PROG_RUN), netns end-to-end (root).
+# The root tiers are never skipped silently: under CI=true a missing root is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
+echo "== unit (node:test)"
+node --test --test-reporter=spec 'dist/test/unit/**/*.test.js'
+echo "== unit (cargo test)"
+(cd native && cargo test --release --quiet)
+if [ "$(id -u)" -ne 0 ]; then
+  if [ "${CI:-}" = true ]; then echo "MESH_ERR_NOT_ROOT: CI must run the root tiers; run as root" >&2; exit 1; fi
+  echo "== SKIPPED: BPF and netns tiers need root (run as root to execute them)"
+  exit 0
+fi
+echo "== BPF (BPF_PROG_RUN)"
+bash test/bpf/run.sh
+echo "== integration and netns end-to-end (root)"
+node --test --test-concurrency=1 --test-reporter=spec 'dist/test/netns/**/*.test.js'
