@@ -1,0 +1,73 @@
+// The agent's admin endpoint (port 15020 in the node's network namespace, and optionally a unix
+// socket for the simulated cluster): /metrics, /ready, /live, /config_dump. Read-only; handlers
+// only read state the agent already holds.
+
+import http from 'node:http';
+import { existsSync, unlinkSync } from 'node:fs';
+import type { Registry } from 'prom-client';
+import { MeshError } from '../../../common/errors.js';
+
+export interface AdminSources {
+  readonly registry: Registry;
+  ready(): { ready: boolean; reason?: string };
+  configDump(): unknown;
+}
+
+export class AdminServer {
+  readonly #servers: http.Server[] = [];
+  readonly #src: AdminSources;
+
+  constructor(src: AdminSources) {
+    this.#src = src;
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') { res.writeHead(405).end(); return; }
+    switch (url) {
+      case '/metrics': {
+        const body = await this.#src.registry.metrics();
+        res.writeHead(200, { 'content-type': this.#src.registry.contentType }).end(body);
+        return;
+      }
+      case '/ready': {
+        const r = this.#src.ready();
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ready\n' : `not ready: ${r.reason ?? ''}\n`);
+        return;
+      }
+      case '/live':
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('live\n');
+        return;
+      case '/config_dump':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#src.configDump(), null, 2));
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('endpoints: /metrics /ready /live /config_dump\n');
+    }
+  }
+
+  async #listen(target: { port: number; host: string } | { path: string }): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((e: unknown) => { if (!res.headersSent) res.writeHead(500).end(String(e)); });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new MeshError('MESH_ERR_LISTEN', `admin server cannot listen on ${JSON.stringify(target)}: ${e.message}; is another agent running on this node?`)));
+      server.listen(target, () => resolve());
+    });
+    server.unref();
+    this.#servers.push(server);
+  }
+
+  async listenTcp(port: number, host = '0.0.0.0'): Promise<void> {
+    await this.#listen({ port, host });
+  }
+
+  async listenUnix(socketPath: string): Promise<void> {
+    if (existsSync(socketPath)) unlinkSync(socketPath);
+    await this.#listen({ path: socketPath });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+  }
+}

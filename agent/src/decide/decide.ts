@@ -1,0 +1,67 @@
+// The connection decision: given the node view and a captured connection, route it or deny it.
+// Pure and table-tested. compileTable() turns the same rules into the lookup table the native
+// proxy applies per connection, and test/netns checks native evaluate() agrees with decide().
+
+import type { NodeView, Workload } from '../state/index.js';
+import { enrolledByIp } from '../state/index.js';
+import type { DecisionTable, TableVerdict } from './table.js';
+
+export interface Endpoint { readonly ip: string; readonly port: number }
+
+export interface Conn {
+  /** outbound: captured leaving a pod of this node (:15001); inbound: captured arriving for one (:15006) */
+  readonly direction: 'outbound' | 'inbound';
+  readonly src: Endpoint;
+  /** the original destination */
+  readonly dst: Endpoint;
+}
+
+export interface Route {
+  readonly kind: 'route';
+  /** where the proxy connects: the original destination */
+  readonly upstream: Endpoint;
+  /** the source address of the upstream connection: the client's own IP, so the server sees it */
+  readonly bindIp: string;
+  /** the pod of this node on whose behalf the connection is proxied */
+  readonly workload: Workload;
+}
+
+export interface Denied {
+  readonly kind: 'denied';
+  /** MESH_ERR_* code, also the close reason reported for the connection */
+  readonly code: 'MESH_ERR_DIRECT_CONNECT' | 'MESH_ERR_NOT_ENROLLED';
+  readonly message: string;
+}
+
+export type Decision = Route | Denied;
+
+const FORWARD: TableVerdict = { action: 'forward', reason: '' };
+const NOT_ENROLLED: TableVerdict = { action: 'deny', reason: 'MESH_ERR_NOT_ENROLLED' };
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.');
+}
+
+export function decide(view: NodeView, conn: Conn): Decision {
+  if (isLoopback(conn.dst.ip) || view.localAddrs.includes(conn.dst.ip)) {
+    return { kind: 'denied', code: 'MESH_ERR_DIRECT_CONNECT', message: `${conn.dst.ip}:${conn.dst.port} is this node's own address; clients must not connect to proxy ports directly` };
+  }
+  const subjectIp = conn.direction === 'outbound' ? conn.src.ip : conn.dst.ip;
+  const w = enrolledByIp(view).get(subjectIp);
+  if (!w) {
+    const side = conn.direction === 'outbound' ? 'source' : 'destination';
+    return { kind: 'denied', code: 'MESH_ERR_NOT_ENROLLED', message: `${side} ${subjectIp} is not an enrolled pod of node ${view.nodeName}` };
+  }
+  return { kind: 'route', upstream: conn.dst, bindIp: conn.src.ip, workload: w };
+}
+
+/** The native lookup table implementing decide() for this view. */
+export function compileTable(view: NodeView, version: number): DecisionTable {
+  const workloads = [...enrolledByIp(view).values()].map((w) => ({ ip: w.ip!, index: w.index, outbound: FORWARD, inbound: FORWARD }));
+  return {
+    version,
+    localAddrs: view.localAddrs,
+    defaults: { outbound: NOT_ENROLLED, inbound: NOT_ENROLLED },
+    workloads,
+  };
+}

@@ -1,0 +1,77 @@
+// Domain types of the cluster as the agent sees it: readonly, already validated, free of YAML.
+// Produced by parse.ts from Kubernetes-style manifests; consumed by state/ and the simulator.
+// Wire shapes (YAML objects) never travel past this folder.
+
+export const MESH_LABEL = 'nodemesh.io/mesh';
+export const CAPTURE_ANNOTATION = 'nodemesh.io/capture';
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Namespace {
+  readonly name: string;
+  readonly labels: Labels;
+  /** label nodemesh.io/mesh=enabled */
+  readonly meshEnabled: boolean;
+}
+
+export interface ServiceAccount {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface ContainerPort { readonly name?: string; readonly containerPort: number; readonly protocol: 'TCP' | 'UDP' }
+
+export interface Pod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly nodeName: string;
+  readonly serviceAccount: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** annotation nodemesh.io/capture: "false" */
+  readonly captureOptOut: boolean;
+  /** status.podIP, absent until the pod has an address */
+  readonly podIP?: string;
+  /** spec.containers[0].command + args, absent when the pod runs nothing */
+  readonly command?: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly ports: readonly ContainerPort[];
+}
+
+export interface ServicePort { readonly name?: string; readonly port: number; readonly targetPort: number | string; readonly protocol: 'TCP' | 'UDP' }
+
+export interface Service {
+  readonly namespace: string;
+  readonly name: string;
+  readonly clusterIP?: string;
+  readonly selector: Labels;
+  readonly ports: readonly ServicePort[];
+}
+
+/** A manifest object that was rejected, with where and why. */
+export interface ManifestProblem {
+  readonly file: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  /** field path inside the object, e.g. spec.containers[0].command */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Everything valid the manifests describe, keyed by name or namespace/name. */
+export interface ClusterResources {
+  readonly namespaces: ReadonlyMap<string, Namespace>;
+  readonly serviceAccounts: ReadonlyMap<string, ServiceAccount>;
+  readonly pods: ReadonlyMap<string, Pod>;
+  readonly services: ReadonlyMap<string, Service>;
+}
+
+export function objectKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function spiffeId(pod: Pick<Pod, 'namespace' | 'serviceAccount'>, trustDomain = DEFAULT_TRUST_DOMAIN): string {
+  return `spiffe://${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount}`;
+}
