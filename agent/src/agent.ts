@@ -2,7 +2,7 @@
 // manifests, derives this node's view, keeps the BPF capture in step with it, runs the native node
 // proxy with a compiled decision table, and serves metrics, logs and /config_dump.
 
-import { MeshError, toMeshError } from '../../common/errors.js';
+import { toMeshError, type MeshError } from '../../common/errors.js';
 import { PORT_ADMIN, PORT_INBOUND, PORT_OUTBOUND, COUNTER_NAMES } from '../../common/layout.js';
 import { Datapath, NodeProxy, cleanupPins, type ConnEvent } from '../../native/index.js';
 import { AdminServer } from './admin/index.js';

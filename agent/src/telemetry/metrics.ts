@@ -45,14 +45,14 @@ export class AgentMetrics {
     this.captureReconcileErrors = new Counter({ name: 'nodemesh_capture_reconcile_errors_total', help: 'Capture reconcile passes that hit an error', registers: r });
     this.enrolled = new Gauge({ name: 'nodemesh_workloads_enrolled', help: 'Pods of this node enrolled in the mesh', registers: r });
     this.eventsDropped = new Gauge({ name: 'nodemesh_proxy_events_dropped', help: 'Connection events the native proxy dropped because JavaScript was not draining them', registers: r });
-    const self = this;
+    const bpfValues = (): number[] => this.#bpfCounters();
     new Counter({
       name: 'nodemesh_bpf_packets_total',
       help: 'Packets seen by the tc steering program, by decision',
       labelNames: ['reason'],
       registers: r,
       collect() {
-        const values = self.#bpfCounters();
+        const values = bpfValues();
         this.reset();
         COUNTER_NAMES.forEach((name, i) => this.inc({ reason: name }, values[i] ?? 0));
       },
