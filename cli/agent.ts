@@ -1,0 +1,57 @@
+// `nodemesh agent`: runs the node agent until SIGTERM/SIGINT, then stops it without cleanup (pins
+// and links stay, so a restarted agent resumes with no gap). `nodemesh agent cleanup` is the
+// uninstall: it removes a node's pins, which detaches its programs and frees its maps.
+
+import { MeshError } from '../common/errors.js';
+import { intFlag, parseFlags, requireString } from './args.js';
+import { usageOf } from './commands.js';
+
+export async function agentRun(argv: string[]): Promise<number> {
+  const usage = usageOf(['agent']);
+  const { values } = parseFlags(argv, {
+    node: { type: 'string' },
+    manifests: { type: 'string' },
+    'pin-dir': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'admin-socket': { type: 'string' },
+  }, usage);
+  const nodeName = requireString(values, 'node', usage);
+  const manifestsDir = requireString(values, 'manifests', usage);
+  const adminPort = intFlag(values, 'admin-port', usage, { min: 1, max: 65535 });
+  const pinDir = typeof values['pin-dir'] === 'string' ? values['pin-dir'] : `/sys/fs/bpf/nodemesh/${nodeName}`;
+  // Signals that arrive while the agent starts are held until it can be stopped properly.
+  let signalled: NodeJS.Signals | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (s: NodeJS.Signals): void => { signalled ??= s; wake?.(); };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const { runAgent } = await import('../agent/src/index.js');
+    const handle = await runAgent({
+      nodeName,
+      manifestsDir,
+      pinDir,
+      ...(adminPort !== undefined ? { adminPort } : {}),
+      ...(typeof values['admin-socket'] === 'string' ? { adminSocket: values['admin-socket'] } : {}),
+    });
+    if (!signalled) await new Promise<void>((resolve) => { wake = resolve; });
+    await handle.stop({ cleanup: false });
+    // Whatever native handle might still hold the loop open, a stopped agent exits.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    return 0;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export async function agentCleanup(argv: string[]): Promise<number> {
+  const usage = usageOf(['agent', 'cleanup']);
+  const { values } = parseFlags(argv, { 'pin-dir': { type: 'string' } }, usage);
+  const pinDir = requireString(values, 'pin-dir', usage);
+  if (process.getuid?.() !== 0) throw new MeshError('MESH_ERR_NOT_ROOT', 'removing BPF pins needs root; run with sudo');
+  const { cleanupPins } = await import('../native/index.js');
+  const n = cleanupPins(pinDir);
+  process.stdout.write(`removed ${n} pin(s) under ${pinDir}\n`);
+  return 0;
+}

@@ -1,0 +1,99 @@
+// The table of nodemesh commands: words, usage line, one-line summary and a lazy loader, so a
+// short-lived command (workload get) does not load the agent, the native addon or prom-client.
+// main.ts dispatches on it and prints it as --help.
+
+export type CommandRun = (argv: string[]) => Promise<number>;
+
+export interface Command {
+  readonly words: readonly string[];
+  readonly usage: string;
+  readonly summary: string;
+  readonly load: () => Promise<CommandRun>;
+}
+
+export const COMMANDS: readonly Command[] = [
+  {
+    words: ['cluster', 'up'],
+    usage: 'nodemesh cluster up --manifests DIR [--status FILE] [--no-agents]',
+    summary: 'build a simulated cluster (network namespaces) from manifests, run it until Ctrl-C, then tear it down',
+    load: async () => (await import('./cluster.js')).clusterUp,
+  },
+  {
+    words: ['cluster', 'exec'],
+    usage: 'nodemesh cluster exec [--cluster ID] (NAMESPACE/POD | --node NODE) -- CMD [ARG...]',
+    summary: 'run a command inside a pod or node of the running cluster (stdio attached, exit code passed through)',
+    load: async () => (await import('./cluster.js')).clusterExec,
+  },
+  {
+    words: ['cluster', 'down'],
+    usage: 'nodemesh cluster down [--cluster ID]',
+    summary: 'remove everything a cluster (also a crashed one) left: processes, nm-* netns, BPF pins, state',
+    load: async () => (await import('./cluster.js')).clusterDown,
+  },
+  {
+    words: ['check'],
+    usage: 'nodemesh check',
+    summary: 'check kernel features, tools and build artifacts; one line each with the fix',
+    load: async () => (await import('./check.js')).check,
+  },
+  {
+    words: ['workload', 'echo'],
+    usage: 'nodemesh workload echo [--http PORT] [--tcp PORT]',
+    summary: 'test server: HTTP answers what it saw as JSON, TCP echoes (half-close friendly)',
+    load: async () => (await import('./workload.js')).workloadEcho,
+  },
+  {
+    words: ['workload', 'get'],
+    usage: 'nodemesh workload get URL [--count N] [--timeout-ms T]',
+    summary: 'HTTP GET, one JSON line per response ({status, body, ms}); exit 1 on a transport error',
+    load: async () => (await import('./workload.js')).workloadGet,
+  },
+  {
+    words: ['agent', 'cleanup'],
+    usage: 'nodemesh agent cleanup --pin-dir DIR',
+    summary: "uninstall a node's BPF state: remove its pins (links detach, maps are freed)",
+    load: async () => (await import('./agent.js')).agentCleanup,
+  },
+  {
+    words: ['agent'],
+    usage: 'nodemesh agent --node NAME --manifests DIR [--pin-dir DIR] [--admin-port PORT] [--admin-socket PATH]',
+    summary: 'run the node agent (capture, node proxy, admin) until SIGTERM/SIGINT; pins stay for a restart',
+    load: async () => (await import('./agent.js')).agentRun,
+  },
+  {
+    words: ['demo'],
+    usage: 'nodemesh demo [--manifests DIR]',
+    summary: 'bring up the example cluster with agents, show meshed and unmeshed traffic and metrics, tear down',
+    load: async () => (await import('./demo.js')).demo,
+  },
+];
+
+export function usageOf(words: readonly string[]): string {
+  return COMMANDS.find((c) => c.words.join(' ') === words.join(' '))?.usage ?? 'nodemesh --help';
+}
+
+/** The command whose words prefix argv the longest, and the arguments after them. */
+export function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  let best: Command | undefined;
+  for (const c of COMMANDS) {
+    if (c.words.every((w, i) => argv[i] === w) && (!best || c.words.length > best.words.length)) best = c;
+  }
+  return best ? { command: best, rest: argv.slice(best.words.length) } : undefined;
+}
+
+export function helpText(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.words.join(' ').length));
+  const lines = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(w)}  ${c.summary}`);
+  const usages = COMMANDS.map((c) => `  ${c.usage}`);
+  return [
+    'nodemesh — a sidecarless service mesh (eBPF capture, a shared node proxy)',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'usage:',
+    ...usages,
+    '',
+    'Errors print as MESH_ERR_*: message (docs/errors.md lists every code and its fix).',
+  ].join('\n');
+}
