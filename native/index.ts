@@ -91,6 +91,7 @@ interface RawBinding {
 }
 
 let binding: RawBinding | undefined;
+const REQUIRED_EXPORTS = ['bpfOpen', 'bpfCleanup', 'proxyStart', 'nativeVersion', 'testPanic'] as const;
 
 /** Loads the addon once; a missing build is MESH_ERR_NOT_BUILT with the command that builds it. */
 export function loadBinding(): RawBinding {
@@ -99,7 +100,12 @@ export function loadBinding(): RawBinding {
     throw new MeshError('MESH_ERR_NOT_BUILT', `native addon not found at ${ADDON_PATH}; run "npm run build"`);
   }
   const require = createRequire(import.meta.url);
-  binding = require(ADDON_PATH) as RawBinding;
+  const b = require(ADDON_PATH) as Partial<RawBinding>;
+  const missing = REQUIRED_EXPORTS.filter((f) => typeof b[f] !== 'function');
+  if (missing.length) {
+    throw new MeshError('MESH_ERR_NOT_BUILT', `native addon at ${ADDON_PATH} is out of date (missing ${missing.join(', ')}); run "npm run build"`);
+  }
+  binding = b as RawBinding;
   return binding;
 }
 
