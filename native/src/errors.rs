@@ -61,7 +61,9 @@ pub fn guard<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
                 .unwrap_or_else(|| "unknown panic".into());
             Err(err(
                 Code::Panic,
-                format!("native panic in {what}: {detail}; this is a nodemesh bug, please report it"),
+                format!(
+                    "native panic in {what}: {detail}; this is a nodemesh bug, please report it"
+                ),
             ))
         }
     }

@@ -1,0 +1,180 @@
+//! One captured connection: decide from the table, connect upstream transparently from the
+//! client's own IP, relay, report. `ConnState` is all a connection holds besides relay buffers;
+//! its Drop resets the sockets unless they closed cleanly and queues the close event, so every
+//! accepted connection yields exactly one close event, even when runtime shutdown drops its task.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::engine::Shared;
+use super::events::{Event, Kind, Reason};
+use super::relay::{relay, CloseReason, Tally};
+use super::table::{Decision, Direction};
+
+/// Per-connection state (kept small: see the size test).
+pub struct ConnState {
+    shared: Arc<Shared>,
+    client: TcpStream,
+    upstream: Option<TcpStream>,
+    id: u64,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    dir: Direction,
+    start: Instant,
+    tally: Tally,
+    reason: Reason,
+}
+
+impl ConnState {
+    fn event(&self, kind: Kind, reason: Reason) -> Event {
+        Event {
+            kind,
+            id: self.id,
+            dir: self.dir,
+            src: self.src,
+            dst: self.dst,
+            up: self.tally.up,
+            down: self.tally.down,
+            duration_us: u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
+            reason,
+        }
+    }
+}
+
+impl Drop for ConnState {
+    fn drop(&mut self) {
+        if self.reason != Reason::Close(CloseReason::Eof) {
+            reset(&self.client);
+            if let Some(u) = &self.upstream {
+                reset(u);
+            }
+        }
+        let reason = std::mem::replace(&mut self.reason, Reason::None);
+        self.shared.events.push(self.event(Kind::Close, reason));
+        self.shared.stats.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Makes the coming close send RST instead of FIN (SO_LINGER 0).
+pub fn reset(s: &TcpStream) {
+    let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+fn v4(a: io::Result<SocketAddr>) -> Option<SocketAddrV4> {
+    match a {
+        Ok(SocketAddr::V4(a)) => Some(a),
+        _ => None,
+    }
+}
+
+/// Handles one accepted connection to its end.
+pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
+    shared.stats.active.fetch_add(1, Ordering::Relaxed);
+    let src = v4(client.peer_addr());
+    let dst = v4(client.local_addr());
+    let mut st = ConnState {
+        id: shared.next_id(),
+        shared,
+        src: src.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        dst: dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        client,
+        upstream: None,
+        dir,
+        start: Instant::now(),
+        tally: Tally::default(),
+        reason: Reason::Close(CloseReason::Shutdown),
+    };
+    let (Some(src), Some(dst)) = (src, dst) else {
+        // The client reset before we could read its addresses.
+        st.reason = Reason::Close(CloseReason::ResetClient);
+        return;
+    };
+    let (upstream, bind_ip) = match st.shared.decide(dir, src, dst) {
+        Decision::Deny(code) => {
+            st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+            st.reason = Reason::Denied(code);
+            return;
+        }
+        Decision::Forward { upstream, bind_ip } => (upstream, bind_ip),
+    };
+    let _ = st.client.set_nodelay(true);
+    match connect(
+        bind_ip,
+        upstream,
+        st.shared.transparent,
+        st.shared.connect_timeout,
+    )
+    .await
+    {
+        Ok(u) => st.upstream = Some(u),
+        Err(r) => {
+            st.reason = Reason::Close(r);
+            return;
+        }
+    }
+    st.shared.events.push(st.event(Kind::Open, Reason::None));
+    if let Some(up) = &st.upstream {
+        let r = relay(
+            &st.client,
+            up,
+            st.shared.mode,
+            st.shared.max_buffer,
+            &mut st.tally,
+        )
+        .await;
+        st.reason = Reason::Close(r);
+    }
+}
+
+/// Asks the kernel to pick the source port at connect() time (by 4-tuple), not at bind(), so
+/// many upstream connections from one pod IP do not exhaust the ephemeral range.
+fn bind_address_no_port(s: &TcpSocket) {
+    let one: libc::c_int = 1;
+    // SAFETY: the descriptor is open (borrowed from `s`), and the option value points to a c_int
+    // that outlives the call, with its exact length.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Connects to `to` from `bind_ip` (the client's IP; IP_TRANSPARENT lets us bind a foreign
+/// address), with TCP_NODELAY and a timeout. Failures map to the connect close reasons.
+pub async fn connect(
+    bind_ip: Ipv4Addr,
+    to: SocketAddrV4,
+    transparent: bool,
+    timeout: Duration,
+) -> Result<TcpStream, CloseReason> {
+    let sock = TcpSocket::new_v4().map_err(|_| CloseReason::ConnectError)?;
+    if transparent {
+        SockRef::from(&sock)
+            .set_ip_transparent_v4(true)
+            .map_err(|_| CloseReason::ConnectError)?;
+    }
+    bind_address_no_port(&sock);
+    let _ = sock.set_nodelay(true);
+    sock.bind(SocketAddr::V4(SocketAddrV4::new(bind_ip, 0)))
+        .map_err(|_| CloseReason::ConnectError)?;
+    match tokio::time::timeout(timeout, sock.connect(SocketAddr::V4(to))).await {
+        Err(_) => Err(CloseReason::ConnectTimeout),
+        Ok(Err(e)) => Err(match e.kind() {
+            io::ErrorKind::ConnectionRefused => CloseReason::ConnectRefused,
+            io::ErrorKind::TimedOut => CloseReason::ConnectTimeout,
+            _ => CloseReason::ConnectError,
+        }),
+        Ok(Ok(s)) => Ok(s),
+    }
+}

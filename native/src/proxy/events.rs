@@ -1,0 +1,153 @@
+//! Connection events: compact records queued by connection tasks in a bounded queue (full → drop
+//! and count), and the flusher that hands them to the sink in batches every `eventFlushMs`. The
+//! sink (api.rs) turns a batch into JS objects and calls a Weak, NonBlocking threadsafe function.
+
+use std::net::SocketAddrV4;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::relay::CloseReason;
+use super::table::Direction;
+
+/// Most events held between two flushes; beyond it events are dropped and counted.
+pub const QUEUE_CAPACITY: usize = 65_536;
+
+/// Why a connection closed: a relay/connect reason, or the table's deny code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    None,
+    Close(CloseReason),
+    Denied(Arc<str>),
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::None => "",
+            Reason::Close(r) => r.as_str(),
+            Reason::Denied(code) => code,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Open,
+    Close,
+}
+
+/// One event as queued (formatted into strings only when flushed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: Kind,
+    pub id: u64,
+    pub dir: Direction,
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub up: u64,
+    pub down: u64,
+    pub duration_us: u64,
+    pub reason: Reason,
+}
+
+/// Where flushed batches go; returns false when the batch could not be delivered (then its events
+/// count as dropped). Called from a runtime worker, or from `close()` for the last batch.
+pub type Sink = Arc<dyn Fn(Vec<Event>) -> bool + Send + Sync>;
+
+/// Hands one batch to the sink, counting its events as dropped if the sink refuses it.
+pub fn deliver(queue: &EventQueue, sink: &Sink, batch: Vec<Event>) {
+    if batch.is_empty() {
+        return;
+    }
+    let n = batch.len() as u64;
+    if !sink(batch) {
+        queue.count_dropped(n);
+    }
+}
+
+/// A bounded multi-producer queue; the flusher takes the whole backlog at once.
+pub struct EventQueue {
+    q: Mutex<Vec<Event>>,
+    cap: usize,
+    dropped: AtomicU64,
+}
+
+impl EventQueue {
+    pub fn new(cap: usize) -> EventQueue {
+        EventQueue {
+            q: Mutex::new(Vec::new()),
+            cap,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    pub fn push(&self, e: Event) {
+        let mut q = self.q.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= self.cap {
+            drop(q);
+            self.count_dropped(1);
+        } else {
+            q.push(e);
+        }
+    }
+
+    /// Takes every queued event.
+    pub fn take(&self) -> Vec<Event> {
+        let mut q = self.q.lock().unwrap_or_else(|p| p.into_inner());
+        let keep = q.len().min(1024);
+        std::mem::replace(&mut *q, Vec::with_capacity(keep))
+    }
+
+    pub fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Flushes the queue into the sink every `period` until the runtime shuts down.
+pub async fn flusher(queue: Arc<EventQueue>, sink: Sink, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        deliver(&queue, &sink, queue.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: u64) -> Event {
+        Event {
+            kind: Kind::Close,
+            id,
+            dir: Direction::Inbound,
+            src: "10.0.0.1:1".parse().unwrap(),
+            dst: "10.0.0.2:2".parse().unwrap(),
+            up: 0,
+            down: 0,
+            duration_us: 0,
+            reason: Reason::Denied(Arc::from("MESH_ERR_NOT_ENROLLED")),
+        }
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts() {
+        let q = EventQueue::new(3);
+        for i in 0..5 {
+            q.push(ev(i));
+        }
+        assert_eq!(q.dropped(), 2);
+        let got = q.take();
+        assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(got[0].reason.as_str(), "MESH_ERR_NOT_ENROLLED");
+        q.push(ev(9));
+        assert_eq!(q.take().len(), 1);
+        assert!(q.take().is_empty());
+    }
+}

@@ -1,0 +1,290 @@
+//! The decision table (wire shape: agent/src/decide/table.ts) and the one function that decides a
+//! captured connection from it. The accept path and `evaluate()` both call [`Table::decide`], so
+//! TypeScript can check that native executes its decisions. Parsing validates every field and
+//! names the field path of the first problem; a rejected table never replaces the one in force.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// Close reason of a connection whose original destination is this node (or loopback).
+pub const DIRECT_CONNECT: &str = "MESH_ERR_DIRECT_CONNECT";
+/// Close reason used by the table in force before JavaScript installs one.
+pub const NOT_ENROLLED: &str = "MESH_ERR_NOT_ENROLLED";
+/// Largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Which listener captured a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "outbound" => Some(Direction::Outbound),
+            "inbound" => Some(Direction::Inbound),
+            _ => None,
+        }
+    }
+}
+
+/// One verdict of the table: forward (`reason` empty) or deny with a MESH_ERR_* code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableVerdict {
+    pub forward: bool,
+    pub reason: Arc<str>,
+}
+
+impl TableVerdict {
+    fn deny(code: &str) -> TableVerdict {
+        TableVerdict {
+            forward: false,
+            reason: Arc::from(code),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    outbound: TableVerdict,
+    inbound: TableVerdict,
+}
+
+impl Entry {
+    fn pick(&self, dir: Direction) -> &TableVerdict {
+        match dir {
+            Direction::Outbound => &self.outbound,
+            Direction::Inbound => &self.inbound,
+        }
+    }
+}
+
+/// What the proxy does with one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Connect to `upstream` from `bind_ip` (the client's own address).
+    Forward {
+        upstream: SocketAddrV4,
+        bind_ip: Ipv4Addr,
+    },
+    /// Reset the client; the reason is a MESH_ERR_* code.
+    Deny(Arc<str>),
+}
+
+/// A validated, immutable decision table. Swapped whole by `setTable`.
+#[derive(Debug)]
+pub struct Table {
+    pub version: u64,
+    local: HashSet<Ipv4Addr>,
+    defaults: Entry,
+    workloads: HashMap<Ipv4Addr, Entry>,
+    direct: Arc<str>,
+}
+
+impl Table {
+    /// The table in force until JavaScript installs one: version 0, every connection denied
+    /// with MESH_ERR_NOT_ENROLLED (the agent has not said which pods are enrolled yet).
+    pub fn empty() -> Table {
+        let deny = TableVerdict::deny(NOT_ENROLLED);
+        Table {
+            version: 0,
+            local: HashSet::new(),
+            defaults: Entry {
+                outbound: deny.clone(),
+                inbound: deny,
+            },
+            workloads: HashMap::new(),
+            direct: Arc::from(DIRECT_CONNECT),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn workload_count(&self) -> usize {
+        self.workloads.len()
+    }
+
+    /// Decides a captured connection. `own_ports` are the proxy's listener ports: a destination
+    /// on one of them is a direct connection too, whatever the table says (loop guard).
+    pub fn decide(
+        &self,
+        dir: Direction,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        own_ports: [u16; 2],
+    ) -> Decision {
+        let dst_ip = *dst.ip();
+        if dst_ip.is_loopback() || self.local.contains(&dst_ip) || own_ports.contains(&dst.port()) {
+            return Decision::Deny(self.direct.clone());
+        }
+        let key = match dir {
+            Direction::Outbound => src.ip(),
+            Direction::Inbound => dst.ip(),
+        };
+        let verdict = self.workloads.get(key).unwrap_or(&self.defaults).pick(dir);
+        if verdict.forward {
+            Decision::Forward {
+                upstream: dst,
+                bind_ip: *src.ip(),
+            }
+        } else {
+            Decision::Deny(verdict.reason.clone())
+        }
+    }
+
+    /// Parses and validates the JSON of a `DecisionTable`. The error names the field path.
+    pub fn parse(json: &str) -> Result<Table, String> {
+        let root: Value =
+            serde_json::from_str(json).map_err(|e| format!("table: invalid JSON ({e})"))?;
+        let obj = as_object(&root, "table")?;
+        let version = version(field(obj, "table", "version")?)?;
+
+        let mut local = HashSet::new();
+        for (i, v) in as_array(field(obj, "table", "localAddrs")?, "localAddrs")?
+            .iter()
+            .enumerate()
+        {
+            local.insert(ipv4(v, &format!("localAddrs[{i}]"))?);
+        }
+
+        let defaults_v = field(obj, "table", "defaults")?;
+        let defaults = entry(as_object(defaults_v, "defaults")?, "defaults")?;
+
+        let list = as_array(field(obj, "table", "workloads")?, "workloads")?;
+        let mut workloads = HashMap::with_capacity(list.len());
+        let mut first_index: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(list.len());
+        for (i, w) in list.iter().enumerate() {
+            let path = format!("workloads[{i}]");
+            let wo = as_object(w, &path)?;
+            let ip = ipv4(field(wo, &path, "ip")?, &format!("{path}.ip"))?;
+            index(field(wo, &path, "index")?, &format!("{path}.index"))?;
+            let e = entry(wo, &path)?;
+            if let Some(prev) = first_index.insert(ip, i) {
+                return Err(format!(
+                    "{path}.ip: \"{ip}\" duplicates workloads[{prev}].ip"
+                ));
+            }
+            workloads.insert(ip, e);
+        }
+        Ok(Table {
+            version,
+            local,
+            defaults,
+            workloads,
+            direct: Arc::from(DIRECT_CONNECT),
+        })
+    }
+}
+
+fn describe(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(57).map_or(s.len(), |(i, _)| i)]
+        )
+    } else {
+        s
+    }
+}
+
+fn field<'a>(obj: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a Value, String> {
+    obj.get(name).ok_or_else(|| {
+        if path == "table" {
+            format!("{name}: missing")
+        } else {
+            format!("{path}.{name}: missing")
+        }
+    })
+}
+
+fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("{path}: {} is not an object", describe(v)))
+}
+
+fn as_array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("{path}: {} is not an array", describe(v)))
+}
+
+fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, String> {
+    match v.as_str().map(str::parse::<Ipv4Addr>) {
+        Some(Ok(ip)) => Ok(ip),
+        _ => Err(format!("{path}: {} is not an IPv4 address", describe(v))),
+    }
+}
+
+fn version(v: &Value) -> Result<u64, String> {
+    match v.as_u64() {
+        Some(n) if n <= MAX_SAFE_INTEGER => Ok(n),
+        _ => Err(format!(
+            "version: {} is not a non-negative safe integer",
+            describe(v)
+        )),
+    }
+}
+
+fn index(v: &Value, path: &str) -> Result<u32, String> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{path}: {} is not an integer in 0..4294967295", describe(v)))
+}
+
+fn entry(obj: &Map<String, Value>, path: &str) -> Result<Entry, String> {
+    Ok(Entry {
+        outbound: verdict(field(obj, path, "outbound")?, &format!("{path}.outbound"))?,
+        inbound: verdict(field(obj, path, "inbound")?, &format!("{path}.inbound"))?,
+    })
+}
+
+fn is_mesh_code(s: &str) -> bool {
+    s.len() > "MESH_ERR_".len()
+        && s.len() <= 64
+        && s.starts_with("MESH_ERR_")
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn verdict(v: &Value, path: &str) -> Result<TableVerdict, String> {
+    let obj = as_object(v, path)?;
+    let action = field(obj, path, "action")?;
+    let reason_v = field(obj, path, "reason")?;
+    let reason = reason_v
+        .as_str()
+        .ok_or_else(|| format!("{path}.reason: {} is not a string", describe(reason_v)))?;
+    match action.as_str() {
+        Some("forward") if reason.is_empty() => Ok(TableVerdict {
+            forward: true,
+            reason: Arc::from(""),
+        }),
+        Some("forward") => Err(format!(
+            "{path}.reason: {} must be \"\" when action is \"forward\"",
+            describe(reason_v)
+        )),
+        Some("deny") if is_mesh_code(reason) => Ok(TableVerdict::deny(reason)),
+        Some("deny") => Err(format!(
+            "{path}.reason: {} must be a MESH_ERR_* code when action is \"deny\"",
+            describe(reason_v)
+        )),
+        _ => Err(format!(
+            "{path}.action: {} is not \"forward\" or \"deny\"",
+            describe(action)
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;
