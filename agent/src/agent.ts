@@ -49,7 +49,8 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
   const source = new ManifestSource(opts.manifestsDir);
   let snapshot: ManifestSnapshot = source.load();
   const indexes = new IndexAllocator();
-  let view: NodeView = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes);
+  const ports = [opts.outboundPort ?? PORT_OUTBOUND, opts.inboundPort ?? PORT_INBOUND];
+  let view: NodeView = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes, ports);
   let tableVersion = 0;
   let lastTableError: string | undefined;
 
@@ -71,10 +72,10 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
       }
     }
   };
-  const proxy = NodeProxy.start({ outboundPort: opts.outboundPort ?? PORT_OUTBOUND, inboundPort: opts.inboundPort ?? PORT_INBOUND }, onEvents);
+  const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1] }, onEvents);
 
   const apply = (why: string): void => {
-    view = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes);
+    view = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes, ports);
     try {
       proxy.setTable(JSON.stringify(compileTable(view, ++tableVersion)));
       lastTableError = undefined;

@@ -43,8 +43,8 @@ function isLoopback(ip: string): boolean {
 }
 
 export function decide(view: NodeView, conn: Conn): Decision {
-  if (isLoopback(conn.dst.ip) || view.localAddrs.includes(conn.dst.ip)) {
-    return { kind: 'denied', code: 'MESH_ERR_DIRECT_CONNECT', message: `${conn.dst.ip}:${conn.dst.port} is this node's own address; clients must not connect to proxy ports directly` };
+  if (isLoopback(conn.dst.ip) || view.localAddrs.includes(conn.dst.ip) || view.proxyPorts.includes(conn.dst.port)) {
+    return { kind: 'denied', code: 'MESH_ERR_DIRECT_CONNECT', message: `${conn.dst.ip}:${conn.dst.port} is this node's own address or a proxy port; clients must not connect to proxy ports directly` };
   }
   const subjectIp = conn.direction === 'outbound' ? conn.src.ip : conn.dst.ip;
   const w = enrolledByIp(view).get(subjectIp);

@@ -4,6 +4,7 @@
 
 import type { ClusterResources, Pod } from '../manifests/index.js';
 import { objectKey, spiffeId } from '../manifests/index.js';
+import { PORT_INBOUND, PORT_OUTBOUND } from '../../../common/layout.js';
 
 /** Why a pod is or is not captured; stable strings shown in /config_dump and metrics. */
 export type EnrollmentReason =
@@ -35,6 +36,8 @@ export interface NodeView {
   readonly byIp: ReadonlyMap<string, Workload>;
   /** node-local addresses (never steered; a connection to one is a direct connect) */
   readonly localAddrs: readonly string[];
+  /** the proxy's own listener ports: an original destination on one of them is a loop, denied */
+  readonly proxyPorts: readonly number[];
 }
 
 /** Hands out small stable integers per key; indexes of removed keys are not reused soon. */
@@ -66,7 +69,13 @@ export function enrollment(res: ClusterResources, pod: Pod): EnrollmentReason {
   return 'enrolled';
 }
 
-export function buildNodeView(res: ClusterResources, nodeName: string, localAddrs: readonly string[], indexes: IndexAllocator): NodeView {
+export function buildNodeView(
+  res: ClusterResources,
+  nodeName: string,
+  localAddrs: readonly string[],
+  indexes: IndexAllocator,
+  proxyPorts: readonly number[] = [PORT_OUTBOUND, PORT_INBOUND],
+): NodeView {
   const local: Workload[] = [];
   const byIp = new Map<string, Workload>();
   const live = new Set<string>();
@@ -91,7 +100,7 @@ export function buildNodeView(res: ClusterResources, nodeName: string, localAddr
   }
   indexes.retain(live);
   local.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { nodeName, local, byIp, localAddrs: [...localAddrs].sort() };
+  return { nodeName, local, byIp, localAddrs: [...localAddrs].sort(), proxyPorts };
 }
 
 /** The enrolled pods of this node, keyed by IP: what the BPF workload map must hold. */

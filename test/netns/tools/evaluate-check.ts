@@ -4,9 +4,9 @@
 
 import { NodeProxy } from '../../../native/index.js';
 import { compileTable, decide } from '../../../agent/src/decide/index.js';
-import { ROWS, view } from '../../fixtures/decide-table.js';
+import { FIXTURE_PROXY_PORTS, ROWS, view } from '../../fixtures/decide-table.js';
 
-const proxy = NodeProxy.start({ outboundPort: 25001, inboundPort: 25006 }, () => undefined);
+const proxy = NodeProxy.start({ outboundPort: FIXTURE_PROXY_PORTS[0], inboundPort: FIXTURE_PROXY_PORTS[1] }, () => undefined);
 try {
   proxy.setTable(JSON.stringify(compileTable(view, 1)));
   const rows = ROWS.map(([name, conn]) => {
