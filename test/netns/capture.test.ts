@@ -34,7 +34,10 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
 
   const opened = async (node: string, labels: Record<string, string>): Promise<number> => metricSum(await metrics(node), 'tcp_open_total', labels);
 
+  let baseline: { progs: number; links: number };
+
   before(async () => {
+    baseline = kernelObjects('none');
     dir = manifestDir('capture.yaml');
     c = await SimCluster.up({ manifestsDir: dir, agents: true });
   });
@@ -47,6 +50,7 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
       const k = kernelObjects(id);
       assert.deepEqual(k.netns, [], 'no network namespace of the cluster is left');
       assert.deepEqual(k.pins, [], 'no pin of the cluster is left');
+      assert.deepEqual({ progs: k.progs, links: k.links }, baseline, 'no tc_steer program or TCX link of the cluster is left');
     }
   });
 
@@ -178,6 +182,7 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
       const r = await during;
       assert.equal(r.body.client.address, ip('mesh/client'), 'the connection made during the restart was meshed');
       const k1 = kernelObjects(c.clusterId);
+      assert.ok(k0.links > baseline.links, 'the cluster has TCX links');
       assert.equal(k1.links, k0.links, 'same number of TCX links');
       assert.equal(k1.progs, k0.progs, 'no leaked programs');
       const before = await opened('node-a', { src_workload: 'client', dst_workload: 'server-a' });

@@ -49,8 +49,13 @@ function sh(cmd: string, args: string[]): string {
 
 /** Our kernel objects as the kernel lists them: tc_steer programs, links, pins, netns. */
 export function kernelObjects(clusterId: string): { progs: number; links: number; pins: string[]; netns: string[] } {
-  const progs = sh('bpftool', ['prog', 'show']).split('\n').filter((l) => /sched_cls\s+name tc_steer/.test(l)).length;
-  const links = sh('bpftool', ['link', 'show']).split('\n').filter((l) => /^\d+: tcx/.test(l)).length;
+  const progIds = new Set(sh('bpftool', ['prog', 'show']).split('\n').map((l) => /^(\d+): sched_cls\s+name tc_steer/.exec(l)?.[1]).filter(Boolean));
+  // bpftool 7.1 prints TCX links as "type 11"; count those running one of our programs
+  const links = sh('bpftool', ['link', 'show']).split('\n').filter((l) => {
+    const m = /^\d+: (?:tcx|type 11)\s+prog (\d+)/.exec(l);
+    return m !== null && progIds.has(m[1]);
+  }).length;
+  const progs = progIds.size;
   const pins = sh('find', ['/sys/fs/bpf/nodemesh', '-mindepth', '1', '-maxdepth', '1', '-name', `${clusterId}-*`]).split('\n').filter(Boolean);
   const netns = sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`nm-${clusterId}-`));
   return { progs, links, pins, netns };
