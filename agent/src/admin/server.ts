@@ -38,6 +38,16 @@ export class AdminServer {
       case '/live':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('live\n');
         return;
+      case '/debug/block-event-loop': {
+        // Test hook (NODEMESH_DEBUG=1 only): blocks the event loop to show that connection
+        // setup never waits on it. Off by default; never enabled by the shipped manifests.
+        if (process.env.NODEMESH_DEBUG !== '1') { res.writeHead(404).end(); return; }
+        const ms = Math.min(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0), 10_000);
+        const until = Date.now() + ms;
+        while (Date.now() < until) { /* busy: the loop is stuck on purpose */ }
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`blocked ${ms} ms\n`);
+        return;
+      }
       case '/config_dump':
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#src.configDump(), null, 2));
         return;
