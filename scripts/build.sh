@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-bpf.sh
 bash scripts/build-native.sh
-npx tsc -p tsconfig.json
+rm -rf dist && npx tsc -p tsconfig.json  # clean: a deleted source must not leave a stale test behind

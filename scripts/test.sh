@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 echo "== unit (node:test)"
-node --test --test-reporter=spec 'dist/test/unit/**/*.test.js'
+node --test --test-reporter=spec $(find dist/test/unit -name '*.test.js' | sort)
 echo "== unit (cargo test)"
 (cd native && cargo test --release --quiet)
 if [ "$(id -u)" -ne 0 ]; then
@@ -16,4 +16,4 @@ fi
 echo "== BPF (BPF_PROG_RUN)"
 bash test/bpf/run.sh
 echo "== integration and netns end-to-end (root)"
-node --test --test-concurrency=1 --test-reporter=spec 'dist/test/netns/**/*.test.js'
+node --test --test-concurrency=1 --test-reporter=spec $(find dist/test/netns -name '*.test.js' | sort)
