@@ -37,7 +37,8 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
   let baseline: { progs: number; links: number };
 
   before(async () => {
-    baseline = kernelObjects('none');
+    const k = kernelObjects('none');
+    baseline = { progs: k.progs, links: k.links };
     dir = manifestDir('capture.yaml');
     c = await SimCluster.up({ manifestsDir: dir, agents: true });
   });
