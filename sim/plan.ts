@@ -3,7 +3,7 @@
 // builder (netns.ts) executes a plan, the renderer (render.ts) publishes its pod IPs.
 
 import { MeshError } from '../common/errors.js';
-import type { ClusterResources, ContainerPort, Pod } from '../agent/src/manifests/index.js';
+import type { ClusterResources, ContainerPort, Pod } from '../controller/src/model/index.js';
 
 export const FABRIC_BRIDGE = 'br0';
 export const UPLINK_PREFIX = '10.199.0';

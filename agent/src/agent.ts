@@ -8,7 +8,8 @@ import { Datapath, NodeProxy, cleanupPins, type ConnEvent } from '../../native/i
 import { AdminServer } from './admin/index.js';
 import { CaptureReconciler, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
 import { compileTable } from './decide/index.js';
-import { ManifestSource, formatProblem, type ManifestSnapshot } from './manifests/index.js';
+import { formatProblem } from '../../controller/src/model/index.js';
+import { ManifestSource, type ManifestSnapshot } from '../../controller/src/sources/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
 import { AgentMetrics, createLogger } from './telemetry/index.js';

@@ -2,8 +2,8 @@
 // every pod, whether it is meshed and exactly why not when it is not. Pure: no I/O, no clocks;
 // the workload indexes it assigns are kept stable across rebuilds by the caller's IndexAllocator.
 
-import type { ClusterResources, Pod } from '../manifests/index.js';
-import { objectKey, spiffeId } from '../manifests/index.js';
+import type { ClusterResources, Pod } from '../../../controller/src/model/index.js';
+import { objectKey, spiffeId } from '../../../controller/src/model/index.js';
 import { PORT_INBOUND, PORT_OUTBOUND } from '../../../common/layout.js';
 
 /** Why a pod is or is not captured; stable strings shown in /config_dump and metrics. */

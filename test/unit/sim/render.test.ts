@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseManifests } from '../../../agent/src/manifests/index.js';
+import { parseManifests } from '../../../controller/src/model/index.js';
 import { renderManifestDir, renderManifestText, type StatusOf } from '../../../sim/index.js';
 
 const statusOf: StatusOf = (ns, name) => (ns === 'shop' && name === 'client' ? { podIP: '10.200.1.10', hostIP: '10.199.0.1' } : undefined);

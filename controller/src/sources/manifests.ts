@@ -6,24 +6,20 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { MeshError } from '../../../common/errors.js';
-import { parseManifests, type ParsedObject } from './parse.js';
-import type { ClusterResources, ManifestProblem, Namespace, Pod, Service, ServiceAccount } from './types.js';
-import { objectKey } from './types.js';
+import { parseManifests, type ParsedObject } from '../model/parse.js';
+import type { ClusterResources, ManifestProblem } from '../model/types.js';
+import { addObject, emptyResources, objectId, objectKey } from '../model/index.js';
+import type { ClusterSource, SourceSnapshot } from './source.js';
 
 interface FileState { readonly sig: string; readonly objects: ReadonlyMap<string, ParsedObject> }
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 
-function keyOf(o: ParsedObject): string {
-  return o.kind === 'Namespace' ? `Namespace/${o.value.name}` : `${o.kind}/${objectKey(o.value.namespace, o.value.name)}`;
-}
+const keyOf = objectId;
 
 /** Builds the snapshot from every file's objects; later files win a name clash, which is reported. */
 export function buildResources(files: ReadonlyMap<string, FileState>, problems: ManifestProblem[]): ClusterResources {
-  const namespaces = new Map<string, Namespace>();
-  const serviceAccounts = new Map<string, ServiceAccount>();
-  const pods = new Map<string, Pod>();
-  const services = new Map<string, Service>();
+  const r = emptyResources();
   const seen = new Map<string, string>();
   for (const file of [...files.keys()].sort()) {
     for (const [key, o] of files.get(file)!.objects) {
@@ -32,26 +28,17 @@ export function buildResources(files: ReadonlyMap<string, FileState>, problems: 
         problems.push({ file, kind: o.kind, name: o.value.name, path: 'metadata.name', message: `duplicate of the object in ${prev}; this later definition wins` });
       }
       seen.set(key, file);
-      switch (o.kind) {
-        case 'Namespace': namespaces.set(o.value.name, o.value); break;
-        case 'ServiceAccount': serviceAccounts.set(objectKey(o.value.namespace, o.value.name), o.value); break;
-        case 'Pod': pods.set(objectKey(o.value.namespace, o.value.name), o.value); break;
-        case 'Service': services.set(objectKey(o.value.namespace, o.value.name), o.value); break;
-      }
+      addObject(r, o);
     }
   }
-  return { namespaces, serviceAccounts, pods, services };
+  return r;
 }
 
-export interface ManifestSnapshot {
-  readonly resources: ClusterResources;
-  /** objects rejected in the latest read (their last valid version, if any, is still in resources) */
-  readonly problems: readonly ManifestProblem[];
-  readonly generation: number;
-}
+export type ManifestSnapshot = SourceSnapshot;
 
 /** A watched manifest directory. `update` fires with a ManifestSnapshot whenever the content changes. */
-export class ManifestSource extends EventEmitter {
+export class ManifestSource extends EventEmitter implements ClusterSource {
+  readonly kind = 'manifests' as const;
   readonly dir: string;
   #files = new Map<string, FileState>();
   #problems = new Map<string, ManifestProblem[]>();
@@ -72,8 +59,15 @@ export class ManifestSource extends EventEmitter {
     return this.#snapshot!;
   }
 
-  get snapshot(): ManifestSnapshot {
-    return this.#snapshot ?? this.load();
+  get snapshot(): ManifestSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** ClusterSource: the first read, then watching. */
+  async start(): Promise<ManifestSnapshot> {
+    const s = this.load();
+    this.watch();
+    return s;
   }
 
   /** Starts watching (fs.watch for speed, a poll as a safety net); changes apply within pollMs. */
@@ -132,7 +126,7 @@ export class ManifestSource extends EventEmitter {
     if (!changed && this.#snapshot) return;
     const problems = [...this.#problems.values()].flat();
     const resources = buildResources(this.#files, problems);
-    const json = JSON.stringify([...resources.namespaces, ...resources.pods, ...resources.services, ...resources.serviceAccounts, problems]);
+    const json = JSON.stringify([...Object.values(resources).map((m: ReadonlyMap<string, unknown>) => [...m]), problems]);
     if (json === this.#lastJson && this.#snapshot) return;
     this.#lastJson = json;
     this.#snapshot = { resources, problems, generation: (this.#snapshot?.generation ?? 0) + 1 };

@@ -66,6 +66,11 @@ export interface ClusterResources {
   readonly serviceAccounts: ReadonlyMap<string, ServiceAccount>;
   readonly pods: ReadonlyMap<string, Pod>;
   readonly services: ReadonlyMap<string, Service>;
+  readonly endpointSlices: ReadonlyMap<string, EndpointSlice>;
+  /** keyed by kind/namespace/name */
+  readonly routes: ReadonlyMap<string, Route>;
+  /** keyed by kind/namespace/name */
+  readonly policies: ReadonlyMap<string, Policy>;
 }
 
 export function objectKey(namespace: string, name: string): string {
@@ -74,4 +79,35 @@ export function objectKey(namespace: string, name: string): string {
 
 export function spiffeId(pod: Pick<Pod, 'namespace' | 'serviceAccount'>, trustDomain = DEFAULT_TRUST_DOMAIN): string {
   return `spiffe://${trustDomain}/ns/${pod.namespace}/sa/${pod.serviceAccount}`;
+}
+
+/** discovery.k8s.io/v1 EndpointSlice, reduced to what routing needs. */
+export interface EndpointSlice {
+  readonly namespace: string;
+  readonly name: string;
+  /** label kubernetes.io/service-name */
+  readonly serviceName: string;
+  readonly ports: readonly { readonly name?: string; readonly port: number; readonly protocol: 'TCP' | 'UDP' }[];
+  readonly endpoints: readonly { readonly addresses: readonly string[]; readonly ready: boolean; readonly nodeName?: string; readonly podName?: string }[];
+}
+
+export interface RouteParentRef { readonly group: string; readonly kind: string; readonly name: string; readonly namespace?: string; readonly port?: number }
+export interface RouteBackendRef { readonly name: string; readonly namespace?: string; readonly port?: number; readonly weight: number }
+
+/** gateway.networking.k8s.io/v1 HTTPRoute or GRPCRoute with a Service parent (mesh routing). */
+export interface Route {
+  readonly kind: 'HTTPRoute' | 'GRPCRoute';
+  readonly namespace: string;
+  readonly name: string;
+  readonly parentRefs: readonly RouteParentRef[];
+  readonly rules: readonly { readonly matches: unknown; readonly filters: unknown; readonly backendRefs: readonly RouteBackendRef[]; readonly timeouts?: unknown }[];
+}
+
+/** A policy.nodemesh.io object, validated against its CRD's OpenAPI schema (deploy/crds). */
+export interface Policy {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** the validated spec, deep-frozen */
+  readonly spec: unknown;
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseManifests, formatProblem, ManifestSource } from '../../../agent/src/manifests/index.js';
+import { parseManifests, formatProblem } from '../../../controller/src/model/index.js';
+import { ManifestSource } from '../../../controller/src/sources/index.js';
 
 const pod = (name: string, extra = ''): string => `---
 apiVersion: v1

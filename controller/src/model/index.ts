@@ -1,0 +1,8 @@
+// Public surface of model/: Kubernetes objects (from YAML or the API) in, validated readonly domain
+// objects out. Wire shapes never travel past this folder.
+
+export * from './types.js';
+export { parseManifests, formatProblem, type ParsedObject, type ParseResult } from './parse.js';
+export { convertObject, objectId, setCrdDir, type ConvertResult } from './convert.js';
+export { emptyResources, addObject, resourcesFrom } from './resources.js';
+export { SERVICE_NAME_LABEL } from './network.js';

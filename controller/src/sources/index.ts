@@ -1,0 +1,3 @@
+// Public surface of sources/: where cluster state comes from (manifest directory, Kubernetes API).
+export type { ClusterSource, SourceSnapshot } from './source.js';
+export { ManifestSource, buildResources, type ManifestSnapshot } from './manifests.js';
