@@ -11,12 +11,16 @@ export async function agentRun(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     node: { type: 'string' },
     manifests: { type: 'string' },
+    controller: { type: 'string' },
+    'token-file': { type: 'string' },
+    'state-dir': { type: 'string' },
     'pin-dir': { type: 'string' },
     'admin-port': { type: 'string' },
     'admin-socket': { type: 'string' },
   }, usage);
   const nodeName = requireString(values, 'node', usage);
-  const manifestsDir = requireString(values, 'manifests', usage);
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  if (!str('manifests') && !str('controller')) throw new MeshError('MESH_ERR_USAGE', `give --controller HOST:PORT or --manifests DIR\nusage: ${usage}`);
   const adminPort = intFlag(values, 'admin-port', usage, { min: 1, max: 65535 });
   const pinDir = typeof values['pin-dir'] === 'string' ? values['pin-dir'] : `/sys/fs/bpf/nodemesh/${nodeName}`;
   // Signals that arrive while the agent starts are held until it can be stopped properly.
@@ -29,8 +33,11 @@ export async function agentRun(argv: string[]): Promise<number> {
     const { runAgent } = await import('../agent/src/index.js');
     const handle = await runAgent({
       nodeName,
-      manifestsDir,
       pinDir,
+      ...(str('manifests') ? { manifestsDir: str('manifests')! } : {}),
+      ...(str('controller') ? { controller: str('controller')! } : {}),
+      ...(str('token-file') ? { tokenFile: str('token-file')! } : {}),
+      ...(str('state-dir') ? { stateDir: str('state-dir')! } : {}),
       ...(adminPort !== undefined ? { adminPort } : {}),
       ...(typeof values['admin-socket'] === 'string' ? { adminSocket: values['admin-socket'] } : {}),
     });

@@ -49,6 +49,12 @@ export const COMMANDS: readonly Command[] = [
     load: async () => (await import('./workload.js')).workloadGet,
   },
   {
+    words: ['controller'],
+    usage: 'nodemesh controller (--manifests DIR | --kubeconfig FILE) --node-tokens FILE [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN]',
+    summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014',
+    load: async () => (await import('./controller.js')).controllerRun,
+  },
+  {
     words: ['agent', 'cleanup'],
     usage: 'nodemesh agent cleanup --pin-dir DIR',
     summary: "uninstall a node's BPF state: remove its pins (links detach, maps are freed)",
@@ -56,7 +62,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['agent'],
-    usage: 'nodemesh agent --node NAME --manifests DIR [--pin-dir DIR] [--admin-port PORT] [--admin-socket PATH]',
+    usage: 'nodemesh agent --node NAME (--controller HOST:PORT --token-file FILE [--state-dir DIR] | --manifests DIR) [--pin-dir DIR] [--admin-port PORT] [--admin-socket PATH]',
     summary: 'run the node agent (capture, node proxy, admin) until SIGTERM/SIGINT; pins stay for a restart',
     load: async () => (await import('./agent.js')).agentRun,
   },

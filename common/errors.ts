@@ -29,6 +29,14 @@ export const ERROR_CODES = {
   MESH_ERR_NOT_ENROLLED: 'a captured connection came from or went to a workload that is not enrolled',
   MESH_ERR_DIRECT_CONNECT: 'a client connected straight to a proxy port without being captured',
   MESH_ERR_USAGE: 'the command line is malformed',
+  MESH_ERR_AUTH: 'an agent presented credentials that are not valid for the node it named',
+  MESH_ERR_NO_ENDPOINTS: 'a connection to a Service found no ready endpoint',
+  MESH_ERR_KUBE_CONFIG: 'no usable Kubernetes client configuration (kubeconfig file or in-cluster ServiceAccount)',
+  MESH_ERR_KUBE_UNAUTHORIZED: 'the Kubernetes API server rejected the credentials (HTTP 401)',
+  MESH_ERR_KUBE_FORBIDDEN: 'the Kubernetes API server refused to list or watch a resource (HTTP 403, RBAC)',
+  MESH_ERR_KUBE_API_MISSING: 'the Kubernetes API server does not serve a resource type (HTTP 404, e.g. a CRD not installed)',
+  MESH_ERR_KUBE_API: 'a Kubernetes API request failed (5xx, connection, timeout); it is retried with backoff',
+  MESH_ERR_KUBE_WATCH: 'a Kubernetes watch stream broke (cut mid-event, malformed line, error event); it is resumed',
 } as const;
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;

@@ -27,16 +27,26 @@ export function unixGet(socketPath: string, urlPath: string, timeoutMs = 5000): 
   });
 }
 
+export interface AgentStartOptions {
+  readonly timeoutMs?: number;
+  readonly command?: readonly string[];
+  /** controller mode: where to connect, this node's token file and state dir */
+  readonly controller?: { readonly address: string; readonly tokenFile: (node: string) => string; readonly stateDir: (node: string) => string };
+}
+
 /** The agent's command line inside its node netns. */
-export function agentArgv(node: NodeStatus, manifestsDir: string, command: readonly string[] = ['nodemesh', 'agent']): string[] {
-  return [...command, '--node', node.name, '--manifests', manifestsDir, '--pin-dir', node.pinDir, '--admin-socket', node.adminSocket];
+export function agentArgv(node: NodeStatus, manifestsDir: string, command: readonly string[] = ['nodemesh', 'agent'], controller?: AgentStartOptions['controller']): string[] {
+  const source = controller
+    ? ['--controller', controller.address, '--token-file', controller.tokenFile(node.name), '--state-dir', controller.stateDir(node.name)]
+    : ['--manifests', manifestsDir];
+  return [...command, '--node', node.name, ...source, '--pin-dir', node.pinDir, '--admin-socket', node.adminSocket];
 }
 
 /** Starts the agent of one node and waits for /ready; on failure the error shows the log tail. */
-export async function startAgent(node: NodeStatus, manifestsDir: string, opts: { timeoutMs?: number; command?: readonly string[] } = {}): Promise<ProcRef> {
+export async function startAgent(node: NodeStatus, manifestsDir: string, opts: AgentStartOptions = {}): Promise<ProcRef> {
   mkdirSync(path.dirname(node.adminSocket), { recursive: true });
   mkdirSync(path.dirname(node.agentLog), { recursive: true });
-  const child = spawnInNetns(node.netns, agentArgv(node, manifestsDir, opts.command), { log: node.agentLog, env: { NODE_NAME: node.name } });
+  const child = spawnInNetns(node.netns, agentArgv(node, manifestsDir, opts.command, opts.controller), { log: node.agentLog, env: { NODE_NAME: node.name } });
   child.on('error', () => undefined);
   const ref = procRef(child);
   node.agent = ref;

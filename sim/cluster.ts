@@ -10,8 +10,9 @@ import type { ChildProcess } from 'node:child_process';
 import { MeshError, toMeshError } from '../common/errors.js';
 import { formatProblem } from '../controller/src/model/index.js';
 import { ManifestSource, type ManifestSnapshot } from '../controller/src/sources/index.js';
-import { startAgent, unixGet, type HttpResult } from './agents.js';
-import { listNetns, sameProcess, signal, sleep, startTime } from './exec.js';
+import { startAgent, unixGet, type AgentStartOptions, type HttpResult } from './agents.js';
+import { CONTROLLER_GRPC_PORT, CONTROLLER_IP, VipAllocator, controllerPaths, issueTokens, startController } from './controller.js';
+import { ipBatch, listNetns, sameProcess, signal, sleep, startTime } from './exec.js';
 import { guard, guardSignals, unguard } from './guard.js';
 import { buildNodes, buildPods, deleteNetns, killNetnsProcesses, planNetns, teardownNetnsSync } from './netns.js';
 import { assignmentsOf, planCluster, type Assignments, type ClusterPlan, type PodPlan } from './plan.js';
@@ -44,6 +45,11 @@ export interface UpOptions {
    * --pin-dir, --admin-socket) are appended. A seam for tests and for trying other agent builds.
    */
   readonly agentCommand?: readonly string[];
+  /**
+   * Run a controller (default true when agents run): agents get their config over gRPC from it.
+   * false: each agent reads the rendered manifests itself (standalone mode).
+   */
+  readonly controller?: boolean;
 }
 
 export type NodeInfo = Readonly<NodeStatus> & { readonly index: number; readonly agentPid?: number };
@@ -70,6 +76,7 @@ export class SimCluster {
   #assign: Assignments;
   readonly #started = new Map<string, StartedPod>();
   readonly #children = new Set<ChildProcess>();
+  readonly #vips = new VipAllocator();
   #queue: Promise<void> = Promise.resolve();
   #down: Promise<DownReport> | undefined;
 
@@ -137,6 +144,15 @@ export class SimCluster {
     this.#render();
     writeStatus(this.#status);
     this.#check();
+    if (this.#status.agents && this.#withController) {
+      const cp = controllerPaths(this.runDir);
+      issueTokens(cp, this.#status.nodes.map((n) => n.name));
+      await ipBatch(plan.fabricNetns, [`addr add ${CONTROLLER_IP}/24 dev ${plan.bridge}`]);
+      say(`starting the controller at ${CONTROLLER_IP}:${CONTROLLER_GRPC_PORT}`);
+      this.#status.controller = await startController(plan.fabricNetns, cp, this.renderedDir);
+      writeStatus(this.#status);
+      this.#check();
+    }
     if (this.#status.agents) {
       say('starting one agent per node');
       await Promise.all(this.#status.nodes.map(async (n) => {
@@ -157,8 +173,17 @@ export class SimCluster {
     say('cluster ready');
   }
 
-  #agentOpts(): { timeoutMs?: number; command?: readonly string[] } {
-    return { ...(this.#opts.agentReadyTimeoutMs ? { timeoutMs: this.#opts.agentReadyTimeoutMs } : {}), ...(this.#opts.agentCommand ? { command: this.#opts.agentCommand } : {}) };
+  get #withController(): boolean {
+    return this.#opts.controller ?? true;
+  }
+
+  #agentOpts(): AgentStartOptions {
+    const cp = controllerPaths(this.runDir);
+    return {
+      ...(this.#opts.agentReadyTimeoutMs ? { timeoutMs: this.#opts.agentReadyTimeoutMs } : {}),
+      ...(this.#opts.agentCommand ? { command: this.#opts.agentCommand } : {}),
+      ...(this.#withController ? { controller: { address: `${CONTROLLER_IP}:${CONTROLLER_GRPC_PORT}`, tokenFile: cp.tokenFile, stateDir: cp.stateDir } } : {}),
+    };
   }
 
   /** Throws if a teardown started meanwhile (a signal), so the build stops early. */
@@ -196,7 +221,7 @@ export class SimCluster {
     renderManifestDir(this.manifestsDir, this.renderedDir, (ns, name) => {
       const p = byKey.get(`${ns}/${name}`);
       return p ? { podIP: p.ip, hostIP: uplink.get(p.node)! } : undefined;
-    });
+    }, (ns, name) => this.#vips.allocate(`${ns}/${name}`));
   }
 
   /** Applies a manifest change: pods added on known nodes are created, removed pods deleted. */
@@ -311,6 +336,30 @@ export class SimCluster {
     }
   }
 
+  /** GET over the controller's admin unix socket (/metrics, /ready, /config_dump, /debug/snapshot). */
+  controllerGet(urlPath: string, timeoutMs = 5000): Promise<HttpResult> {
+    return unixGet(controllerPaths(this.runDir).adminSocket, urlPath, timeoutMs);
+  }
+
+  get controllerPid(): number | undefined {
+    return this.#status.controller?.pid;
+  }
+
+  /** Stops the controller (SIGTERM or SIGKILL); agents keep serving their last config. */
+  async stopController(sig: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (!this.#status.controller) return;
+    await stopProcess(this.#status.controller, sig, 10_000);
+    delete this.#status.controller;
+    writeStatus(this.#status);
+  }
+
+  /** (Re)starts the controller and waits until it is ready. */
+  async startController(): Promise<void> {
+    if (this.#status.controller) throw new MeshError('MESH_ERR_CLUSTER', `the controller is already running (pid ${this.#status.controller.pid})`);
+    this.#status.controller = await startController(this.#plan.fabricNetns, controllerPaths(this.runDir), this.renderedDir);
+    writeStatus(this.#status);
+  }
+
   /** Tears everything down (agents, pods, pins, netns, state). Idempotent; safe after partial builds. */
   down(opts: { keepLogs?: boolean } = {}): Promise<DownReport> {
     this.#down ??= this.#teardown(opts.keepLogs ?? process.env.NODEMESH_KEEP_LOGS === '1');
@@ -324,7 +373,7 @@ export class SimCluster {
     await Promise.race([this.#queue.catch(() => undefined), sleep(2000)]);
     try { writeStatus(this.#status); } catch { /* state dir gone */ }
     const alive = (r: ProcRef | undefined): r is ProcRef => r !== undefined && sameProcess(r.pid, r.startTime);
-    const agents = this.#status.nodes.map((n) => n.agent).filter(alive);
+    const agents = [...this.#status.nodes.map((n) => n.agent), this.#status.controller].filter(alive);
     const pods = this.#status.pods.map((p) => p.proc).filter(alive);
     await Promise.all(agents.map((r) => stopProcess(r, 'SIGTERM', 5000)));
     for (const ch of this.#children) if (ch.pid) signal(ch.pid, 'SIGKILL');
@@ -351,6 +400,7 @@ export class SimCluster {
   /** Last resort for process exit: SIGKILL everything recorded, delete the netns and pins. */
   teardownSync(): void {
     for (const n of this.#status.nodes) killSync(n.agent);
+    killSync(this.#status.controller);
     for (const p of this.#status.pods) killSync(p.proc);
     for (const ch of this.#children) if (ch.pid) signal(ch.pid, 'SIGKILL');
     const prefix = `nm-${this.clusterId}-`;

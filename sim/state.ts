@@ -56,6 +56,8 @@ export interface ClusterStatus {
   phase: 'building' | 'running' | 'stopping';
   nodes: NodeStatus[];
   pods: PodStatusRecord[];
+  /** the controller process, when the cluster runs one */
+  controller?: ProcRef;
 }
 
 export function writeStatus(st: ClusterStatus): void {

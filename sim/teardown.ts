@@ -45,6 +45,7 @@ export async function downAll(opts: { clusterId?: string } = {}): Promise<DownRe
   const refs: ProcRef[] = [];
   for (const st of statuses) {
     for (const n of st.nodes) if (n.agent) refs.push(n.agent);
+    if (st.controller) refs.push(st.controller);
     for (const p of st.pods) if (p.proc) refs.push(p.proc);
   }
   let processes = 0;

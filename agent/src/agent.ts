@@ -1,29 +1,39 @@
-// The node agent: one process per node, in the node's network namespace. It reads the cluster's
-// manifests, derives this node's view, keeps the BPF capture in step with it, runs the native node
-// proxy with a compiled decision table, and serves metrics, logs and /config_dump.
+// The node agent: one process per node, in the node's network namespace. It takes its NodeConfig
+// from the controller's stream (or, standalone, from a manifest directory), derives this node's
+// view, keeps the BPF capture in step with it, runs the native node proxy with a compiled decision
+// table, and serves metrics, logs and /config_dump.
 
-import { toMeshError, type MeshError } from '../../common/errors.js';
+import { readFileSync } from 'node:fs';
+import { MeshError, toMeshError } from '../../common/errors.js';
 import { PORT_ADMIN, PORT_INBOUND, PORT_OUTBOUND, COUNTER_NAMES } from '../../common/layout.js';
 import { Datapath, NodeProxy, cleanupPins, type ConnEvent } from '../../native/index.js';
+import { applyUpdate, emptyConfig, type ConfigUpdate, type NodeConfig } from '../../controller/src/views/index.js';
 import { AdminServer } from './admin/index.js';
 import { CaptureReconciler, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
+import { ControllerFeed, LocalFeed, type ConfigFeed } from './config/index.js';
 import { compileTable } from './decide/index.js';
-import { formatProblem } from '../../controller/src/model/index.js';
-import { ManifestSource, type ManifestSnapshot } from '../../controller/src/sources/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
-import { AgentMetrics, createLogger } from './telemetry/index.js';
+import { AgentMetrics, createLogger, type Logger } from './telemetry/index.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
-  readonly manifestsDir: string;
+  /** standalone mode: read this manifest directory */
+  readonly manifestsDir?: string;
+  /** controller mode: host:port of the controller's gRPC endpoint */
+  readonly controller?: string;
+  /** controller mode: this node's credential (or tokenFile) */
+  readonly token?: string;
+  readonly tokenFile?: string;
+  /** controller mode: where the last good config is kept, default /var/lib/nodemesh/<node> */
+  readonly stateDir?: string;
   /** bpffs directory for this node's maps and links, default /sys/fs/bpf/nodemesh/<node> */
   readonly pinDir?: string;
   readonly adminPort?: number;
   readonly adminSocket?: string;
   readonly outboundPort?: number;
   readonly inboundPort?: number;
-  /** how often capture is re-checked even without manifest changes */
+  /** how often capture is re-checked even without config changes */
   readonly resyncMs?: number;
 }
 
@@ -43,17 +53,26 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
 }
 
-async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): Promise<AgentHandle> {
+function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConfig): ConfigFeed {
+  if (opts.controller) {
+    const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
+    if (!token) throw new MeshError('MESH_ERR_CONFIG', 'controller mode needs the node credential: pass --token-file FILE');
+    return new ControllerFeed({ address: opts.controller, node: opts.nodeName, token, stateDir: opts.stateDir ?? `/var/lib/nodemesh/${opts.nodeName}`, current, log });
+  }
+  if (opts.manifestsDir) return new LocalFeed(opts.manifestsDir, opts.nodeName, log);
+  throw new MeshError('MESH_ERR_CONFIG', 'the agent needs a config source: --controller HOST:PORT (with --token-file) or --manifests DIR');
+}
+
+async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   preflight();
   const pinDir = opts.pinDir ?? `/sys/fs/bpf/nodemesh/${opts.nodeName}`;
   const metrics = new AgentMetrics(opts.nodeName);
-  const source = new ManifestSource(opts.manifestsDir);
-  let snapshot: ManifestSnapshot = source.load();
   const indexes = new IndexAllocator();
   const ports = [opts.outboundPort ?? PORT_OUTBOUND, opts.inboundPort ?? PORT_INBOUND];
-  let view: NodeView = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes, ports);
+  let config: NodeConfig = emptyConfig();
+  let view: NodeView = buildNodeView(config, opts.nodeName, readLocalAddrs(), indexes, ports);
   let tableVersion = 0;
-  let lastTableError: string | undefined;
+  let lastReject: string | undefined;
 
   installPolicyRouting();
   const datapath = Datapath.open(pinDir);
@@ -75,15 +94,8 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
   };
   const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1] }, onEvents);
 
-  const apply = (why: string): void => {
-    view = buildNodeView(snapshot.resources, opts.nodeName, readLocalAddrs(), indexes, ports);
-    try {
-      proxy.setTable(JSON.stringify(compileTable(view, ++tableVersion)));
-      lastTableError = undefined;
-    } catch (e) {
-      lastTableError = (e as Error).message;
-      log.error({ code: (e as MeshError).code }, `decision table rejected, previous one stays: ${lastTableError}`);
-    }
+  /** Reconciles capture with the current view and refreshes the capture metrics. */
+  const reconcile = (): void => {
     const before = reconciler.status;
     const st = reconciler.reconcile(view);
     if (st.lastError) {
@@ -97,20 +109,37 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
     }
     metrics.enrolled.set(view.local.filter((w) => w.enrolled).length);
     metrics.eventsDropped.set(proxy.stats().eventsDropped);
-    if (why !== 'resync') log.info({ why, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied node view');
   };
 
-  const onSnapshot = (s: ManifestSnapshot): void => {
-    snapshot = s;
-    metrics.manifestRejected.set(s.problems.length);
-    for (const p of s.problems) log.warn({ code: 'MESH_ERR_MANIFEST' }, `manifest rejected: ${formatProblem(p)}`);
-    apply('manifests changed');
+  /** Applies one update atomically: a throw leaves config, view and table as they were (NACK). */
+  const apply = (u: ConfigUpdate): void => {
+    const next = applyUpdate(config, u);
+    const nextView = buildNodeView(next, opts.nodeName, readLocalAddrs(), indexes, ports);
+    try {
+      proxy.setTable(JSON.stringify(compileTable(nextView, tableVersion + 1)));
+    } catch (e) {
+      lastReject = (e as Error).message;
+      throw e;
+    }
+    tableVersion++;
+    config = next;
+    view = nextView;
+    lastReject = undefined;
+    reconcile();
+    log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
-  onSnapshot(snapshot);
-  source.on('update', onSnapshot);
-  source.on('error', (e: Error) => log.error({ code: (e as MeshError).code ?? 'MESH_ERR_CONFIG' }, e.message));
-  source.watch();
-  const resync = setInterval(() => apply('resync'), opts.resyncMs ?? 1000);
+
+  const feed = makeFeed(opts, log, () => config);
+  await feed.start(apply);
+  reconcile();
+  const resync = setInterval(() => {
+    const addrs = readLocalAddrs();
+    if (addrs.join() !== view.localAddrs.join()) {
+      try { apply({ version: config.version, full: false, upserts: [], removes: [] }); } catch { /* logged by apply's caller path */ }
+    } else {
+      reconcile();
+    }
+  }, opts.resyncMs ?? 1000);
 
   const admin = new AdminServer({
     registry: metrics.registry,
@@ -119,20 +148,25 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
       if (reconciler.status.reconciles === 0) return { ready: false, reason: 'capture not reconciled yet' };
       return failed.length ? { ready: false, reason: `capture failed for ${failed.map((p) => p.key).join(', ')}` } : { ready: true };
     },
-    configDump: () => ({
-      node: opts.nodeName,
-      pinDir,
-      manifests: { dir: source.dir, generation: snapshot.generation, rejected: snapshot.problems.map(formatProblem) },
-      workloads: view.local.map((w) => ({ key: w.key, ip: w.ip ?? null, identity: w.identity, index: w.index, meshed: w.enrolled, reason: w.reason })),
-      capture: reconciler.status,
-      table: { version: tableVersion, error: lastTableError ?? null },
-      proxy: proxy.stats(),
-      bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
-    }),
+    configDump: () => {
+      const fs = feed.status();
+      return {
+        node: opts.nodeName,
+        pinDir,
+        config: { ...fs, lastReject: lastReject ?? null },
+        manifests: { rejected: (fs.detail as { rejected?: string[] } | undefined)?.rejected ?? [] },
+        workloads: view.local.map((w) => ({ key: w.key, ip: w.ip ?? null, identity: w.identity, index: w.index, meshed: w.enrolled, reason: w.reason })),
+        services: view.services.map((s) => ({ key: `${s.namespace}/${s.name}`, vip: s.vip, ports: s.ports.map((p) => ({ port: p.port, endpoints: p.endpoints.map((e) => `${e.ip}:${e.port}`) })) })),
+        capture: reconciler.status,
+        table: { version: tableVersion },
+        proxy: proxy.stats(),
+        bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
+      };
+    },
   });
   await admin.listenTcp(opts.adminPort ?? PORT_ADMIN);
   if (opts.adminSocket) await admin.listenUnix(opts.adminSocket);
-  log.info({ pinDir, admin: opts.adminPort ?? PORT_ADMIN }, 'agent started');
+  log.info({ pinDir, admin: opts.adminPort ?? PORT_ADMIN, mode: feed.status().mode }, 'agent started');
 
   let stopped = false;
   return {
@@ -140,7 +174,7 @@ async function start(opts: AgentOptions, log: ReturnType<typeof createLogger>): 
       if (stopped) return;
       stopped = true;
       clearInterval(resync);
-      source.close();
+      feed.close();
       await admin.close();
       await proxy.close();
       if (o.cleanup) {

@@ -167,7 +167,8 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
 
   test('an invalid manifest is rejected with its field path; everything else keeps working', async () => {
     writeFileSync(path.join(dir, 'bad.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: { name: broken, namespace: mesh }\nspec: { containers: [{ name: c }] }\n');
-    await waitFor('rejection visible', async () => JSON.stringify((await dump('node-a')).manifests.rejected).includes('spec.nodeName'), 3000);
+    await waitFor('rejection visible at the controller', async () => JSON.stringify(JSON.parse((await c.controllerGet('/config_dump')).body).rejected).includes('spec.nodeName'), 3000);
+    assert.ok(metricSum((await c.controllerGet('/metrics')).body, 'nodemesh_controller_objects_rejected') >= 1, 'counted');
     const r = await get('mesh/client', `http://${ip('mesh/server-a')}:8080/`);
     assert.equal(r.body.client.address, ip('mesh/client'));
     rmSync(path.join(dir, 'bad.yaml'));

@@ -1,18 +1,11 @@
-// The node view: what one agent needs to know, derived from the cluster's resources. It says, for
-// every pod, whether it is meshed and exactly why not when it is not. Pure: no I/O, no clocks;
-// the workload indexes it assigns are kept stable across rebuilds by the caller's IndexAllocator.
+// The node view: what one agent acts on, derived from its NodeConfig (streamed by the controller or
+// computed locally in standalone mode). It says, for every pod of the node, whether it is meshed
+// and exactly why not. Pure: the workload indexes are kept stable by the caller's IndexAllocator.
 
-import type { ClusterResources, Pod } from '../../../controller/src/model/index.js';
-import { objectKey, spiffeId } from '../../../controller/src/model/index.js';
+import type { EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
 import { PORT_INBOUND, PORT_OUTBOUND } from '../../../common/layout.js';
 
-/** Why a pod is or is not captured; stable strings shown in /config_dump and metrics. */
-export type EnrollmentReason =
-  | 'enrolled'
-  | 'namespace-not-meshed'
-  | 'namespace-missing'
-  | 'opted-out'
-  | 'no-pod-ip';
+export type { EnrollmentReason };
 
 export interface Workload {
   readonly key: string;
@@ -28,19 +21,24 @@ export interface Workload {
   readonly index: number;
 }
 
+export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean }
+
 export interface NodeView {
   readonly nodeName: string;
+  readonly version: number;
   /** this node's pods, meshed or not, sorted by key */
   readonly local: readonly Workload[];
   /** every pod in the cluster with an IP, for labelling peers */
-  readonly byIp: ReadonlyMap<string, Workload>;
+  readonly byIp: ReadonlyMap<string, PeerRef>;
+  /** services with a virtual IP, sorted by key */
+  readonly services: readonly ServiceCfg[];
   /** node-local addresses (never steered; a connection to one is a direct connect) */
   readonly localAddrs: readonly string[];
   /** the proxy's own listener ports: an original destination on one of them is a loop, denied */
   readonly proxyPorts: readonly number[];
 }
 
-/** Hands out small stable integers per key; indexes of removed keys are not reused soon. */
+/** Hands out small stable integers per key; indexes of removed keys are forgotten. */
 export class IndexAllocator {
   #byKey = new Map<string, number>();
   #next = 1;
@@ -60,47 +58,27 @@ export class IndexAllocator {
   }
 }
 
-export function enrollment(res: ClusterResources, pod: Pod): EnrollmentReason {
-  const ns = res.namespaces.get(pod.namespace);
-  if (!ns) return 'namespace-missing';
-  if (!ns.meshEnabled) return 'namespace-not-meshed';
-  if (pod.captureOptOut) return 'opted-out';
-  if (!pod.podIP) return 'no-pod-ip';
-  return 'enrolled';
-}
-
 export function buildNodeView(
-  res: ClusterResources,
+  cfg: NodeConfig,
   nodeName: string,
   localAddrs: readonly string[],
   indexes: IndexAllocator,
   proxyPorts: readonly number[] = [PORT_OUTBOUND, PORT_INBOUND],
 ): NodeView {
   const local: Workload[] = [];
-  const byIp = new Map<string, Workload>();
-  const live = new Set<string>();
-  for (const pod of res.pods.values()) {
-    const key = objectKey(pod.namespace, pod.name);
-    live.add(key);
-    const reason = enrollment(res, pod);
-    const w: Workload = {
-      key,
-      namespace: pod.namespace,
-      name: pod.name,
-      nodeName: pod.nodeName,
-      ...(pod.podIP ? { ip: pod.podIP } : {}),
-      serviceAccount: pod.serviceAccount,
-      identity: spiffeId(pod),
-      enrolled: reason === 'enrolled',
-      reason,
-      index: indexes.indexOf(key),
-    };
-    if (pod.nodeName === nodeName) local.push(w);
-    if (w.ip) byIp.set(w.ip, w);
+  for (const [key, w] of cfg.workloads) {
+    if (w.node !== nodeName) continue;
+    local.push({
+      key, namespace: w.namespace, name: w.name, nodeName: w.node, ...(w.ip ? { ip: w.ip } : {}),
+      serviceAccount: w.serviceAccount, identity: w.identity, enrolled: w.meshed, reason: w.reason, index: indexes.indexOf(key),
+    });
   }
-  indexes.retain(live);
+  indexes.retain(new Set(local.map((w) => w.key)));
   local.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { nodeName, local, byIp, localAddrs: [...localAddrs].sort(), proxyPorts };
+  const byIp = new Map<string, PeerRef>();
+  for (const p of cfg.peers.values()) byIp.set(p.ip, { namespace: p.namespace, name: p.name, identity: p.identity, meshed: p.meshed });
+  const services = [...cfg.services.entries()].filter(([, s]) => s.vip !== '').sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s);
+  return { nodeName, version: cfg.version, local, byIp, services, localAddrs: [...localAddrs].sort(), proxyPorts };
 }
 
 /** The enrolled pods of this node, keyed by IP: what the BPF workload map must hold. */

@@ -71,7 +71,7 @@ export class ManifestSource extends EventEmitter implements ClusterSource {
   }
 
   /** Starts watching (fs.watch for speed, a poll as a safety net); changes apply within pollMs. */
-  watch(pollMs = 250): void {
+  watch(pollMs = 100): void {
     if (this.#timer) return;
     try {
       this.#watcher = watch(this.dir, () => this.#schedule());

@@ -1,16 +1,18 @@
-// The agent's admin endpoint (port 15020 in the node's network namespace, and optionally a unix
-// socket for the simulated cluster): /metrics, /ready, /live, /config_dump. Read-only; handlers
-// only read state the agent already holds.
+// The admin HTTP endpoint of the agent (15020) and the controller (15014), on TCP and optionally a
+// unix socket (the simulated cluster): /metrics, /ready, /live, /config_dump plus component routes
+// (e.g. the controller's /debug/snapshot). Read-only; handlers only read state already held.
 
 import http from 'node:http';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Registry } from 'prom-client';
-import { MeshError } from '../../../common/errors.js';
+import { MeshError } from './errors.js';
 
 export interface AdminSources {
   readonly registry: Registry;
   ready(): { ready: boolean; reason?: string };
   configDump(): unknown;
+  /** extra GET routes: path → JSON body (undefined → 404) */
+  readonly routes?: Readonly<Record<string, (q: URLSearchParams) => unknown>>;
 }
 
 export class AdminServer {
@@ -51,8 +53,15 @@ export class AdminServer {
       case '/config_dump':
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#src.configDump(), null, 2));
         return;
-      default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('endpoints: /metrics /ready /live /config_dump\n');
+      default: {
+        const route = url ? this.#src.routes?.[url] : undefined;
+        const body = route?.(new URL(req.url ?? '/', 'http://x').searchParams);
+        if (body !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
+          return;
+        }
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`endpoints: /metrics /ready /live /config_dump ${Object.keys(this.#src.routes ?? {}).join(' ')}\n`);
+      }
     }
   }
 

@@ -1,0 +1,97 @@
+// The protobuf boundary: domain ConfigUpdate ⇄ wire messages (as @grpc/proto-loader decodes them,
+// camelCase fields). fromWire validates every field and throws MESH_ERR_CONFIG with a field path,
+// so a malformed update is NACKed by the agent and never reaches the data path.
+
+import { isIPv4 } from 'node:net';
+import { MeshError } from '../../../common/errors.js';
+import type { ConfigResource, ConfigUpdate, EndpointCfg, EnrollmentReason, ResourceRef, ResourceType } from '../views/index.js';
+import { RESOURCE_TYPES } from '../views/index.js';
+
+type W = Record<string, unknown>;
+const REASONS: readonly EnrollmentReason[] = ['enrolled', 'namespace-not-meshed', 'namespace-missing', 'opted-out', 'no-pod-ip'];
+
+function bad(path: string, msg: string): never {
+  throw new MeshError('MESH_ERR_CONFIG', `config update rejected: ${path}: ${msg}`);
+}
+const s = (v: unknown, p: string, allowEmpty = false): string => (typeof v === 'string' && (allowEmpty || v !== '') ? v : bad(p, 'must be a non-empty string'));
+const ip = (v: unknown, p: string): string => (typeof v === 'string' && isIPv4(v) ? v : bad(p, `${JSON.stringify(v)} is not an IPv4 address`));
+const port = (v: unknown, p: string): number => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? v : bad(p, `${JSON.stringify(v)} is not a port`));
+const o = (v: unknown, p: string): W => (typeof v === 'object' && v !== null ? (v as W) : bad(p, 'missing'));
+
+export function toWire(u: ConfigUpdate, sentAtMs = Date.now()): W {
+  return {
+    version: u.version,
+    full: u.full,
+    sentAtMs,
+    removes: u.removes.map((r) => ({ type: r.type, key: r.key })),
+    upserts: u.upserts.map((r): W => {
+      switch (r.type) {
+        case 'workload': return { key: r.key, workload: { ...r.value, labels: { ...r.value.labels } } };
+        case 'peer': return { key: r.key, peer: r.value };
+        case 'service': return { key: r.key, service: r.value };
+        case 'route': return { key: r.key, route: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
+        case 'policy': return { key: r.key, policy: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
+      }
+    }),
+  };
+}
+
+function endpoint(v: unknown, p: string): EndpointCfg {
+  const e = o(v, p);
+  return { ip: ip(e.ip, `${p}.ip`), port: port(e.port, `${p}.port`), node: s(e.node, `${p}.node`, true), pod: s(e.pod, `${p}.pod`, true) };
+}
+
+function resource(v: unknown, p: string): ConfigResource {
+  const r = o(v, p);
+  const key = s(r.key, `${p}.key`);
+  switch (r.kind) {
+    case 'workload': {
+      const w = o(r.workload, `${p}.workload`);
+      const reason = w.reason as EnrollmentReason;
+      if (!REASONS.includes(reason)) bad(`${p}.workload.reason`, `unknown reason ${JSON.stringify(w.reason)}`);
+      const labels = o(w.labels ?? {}, `${p}.workload.labels`) as Record<string, string>;
+      return { type: 'workload', key, value: {
+        namespace: s(w.namespace, `${p}.workload.namespace`), name: s(w.name, `${p}.workload.name`), node: s(w.node ?? '', `${p}.workload.node`, true),
+        ip: ip(w.ip, `${p}.workload.ip`), serviceAccount: s(w.serviceAccount, `${p}.workload.serviceAccount`), identity: s(w.identity, `${p}.workload.identity`),
+        meshed: w.meshed === true, reason, labels: Object.freeze({ ...labels }),
+      } };
+    }
+    case 'peer': {
+      const w = o(r.peer, `${p}.peer`);
+      return { type: 'peer', key, value: { namespace: s(w.namespace, `${p}.peer.namespace`), name: s(w.name, `${p}.peer.name`), ip: ip(w.ip, `${p}.peer.ip`), node: s(w.node, `${p}.peer.node`, true), identity: s(w.identity, `${p}.peer.identity`), meshed: w.meshed === true } };
+    }
+    case 'service': {
+      const v2 = o(r.service, `${p}.service`);
+      const vip = s(v2.vip, `${p}.service.vip`, true);
+      if (vip !== '' && !isIPv4(vip)) bad(`${p}.service.vip`, `${JSON.stringify(vip)} is not an IPv4 address`);
+      const ports = (Array.isArray(v2.ports) ? v2.ports : []).map((x, i) => {
+        const sp = o(x, `${p}.service.ports[${i}]`);
+        const proto = sp.protocol === 'UDP' ? 'UDP' : 'TCP';
+        return { name: s(sp.name, '', true), port: port(sp.port, `${p}.service.ports[${i}].port`), protocol: proto as 'TCP' | 'UDP', endpoints: (Array.isArray(sp.endpoints) ? sp.endpoints : []).map((e, j) => endpoint(e, `${p}.service.ports[${i}].endpoints[${j}]`)) };
+      });
+      return { type: 'service', key, value: { namespace: s(v2.namespace, `${p}.service.namespace`), name: s(v2.name, `${p}.service.name`), vip, ports } };
+    }
+    case 'route':
+    case 'policy': {
+      const d = o(r[r.kind], `${p}.${r.kind}`);
+      let value: unknown;
+      try { value = JSON.parse(s(d.json, `${p}.${r.kind}.json`)); } catch (e) { if (e instanceof MeshError) throw e; bad(`${p}.${r.kind}.json`, 'is not JSON'); }
+      return r.kind === 'route' ? { type: 'route', key, value: value as never } : { type: 'policy', key, value: value as never };
+    }
+    default:
+      return bad(`${p}`, `unknown resource kind ${JSON.stringify(r.kind)}`);
+  }
+}
+
+export function fromWire(msg: unknown): ConfigUpdate {
+  const m = o(msg, 'update');
+  const version = m.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) bad('version', 'must be a non-negative integer');
+  const removes: ResourceRef[] = (Array.isArray(m.removes) ? m.removes : []).map((x, i) => {
+    const r = o(x, `removes[${i}]`);
+    if (!RESOURCE_TYPES.includes(r.type as ResourceType)) bad(`removes[${i}].type`, `unknown type ${JSON.stringify(r.type)}`);
+    return { type: r.type as ResourceType, key: s(r.key, `removes[${i}].key`) };
+  });
+  const upserts = (Array.isArray(m.upserts) ? m.upserts : []).map((x, i) => resource(x, `upserts[${i}]`));
+  return { version, full: m.full === true, upserts, removes };
+}

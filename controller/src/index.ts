@@ -1,0 +1,3 @@
+// Public surface of the controller package: start and stop a controller.
+export { runController, type ControllerOptions, type ControllerHandle } from './controller.js';
+export { TokenFileAuth, type NodeAuth } from './server/auth.js';

@@ -1,0 +1,78 @@
+// The configuration a node agent runs on: resources keyed by type and key, as the controller
+// streams them (proto/nodemesh/config/v1/config.proto) and as standalone mode computes them
+// locally. Readonly domain types; the wire shapes stop in controller/src/grpc and agent/src/config.
+
+import type { Labels, Policy, Route } from '../model/index.js';
+
+export type EnrollmentReason = 'enrolled' | 'namespace-not-meshed' | 'namespace-missing' | 'opted-out' | 'no-pod-ip';
+
+/** A pod of the receiving agent's node, in full. */
+export interface WorkloadCfg {
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: string;
+  readonly ip: string;
+  readonly serviceAccount: string;
+  readonly identity: string;
+  readonly meshed: boolean;
+  readonly reason: EnrollmentReason;
+  readonly labels: Labels;
+}
+
+/** Any pod with an IP: enough to label a connection's peer and know whether it is meshed. */
+export interface PeerCfg {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ip: string;
+  readonly node: string;
+  readonly identity: string;
+  readonly meshed: boolean;
+}
+
+export interface EndpointCfg { readonly ip: string; readonly port: number; readonly node: string; readonly pod: string }
+
+export interface ServicePortCfg {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  /** ready endpoints, target port resolved */
+  readonly endpoints: readonly EndpointCfg[];
+}
+
+export interface ServiceCfg {
+  readonly namespace: string;
+  readonly name: string;
+  /** the ClusterIP; '' for a headless service */
+  readonly vip: string;
+  readonly ports: readonly ServicePortCfg[];
+}
+
+export type ConfigResource =
+  | { readonly type: 'workload'; readonly key: string; readonly value: WorkloadCfg }
+  | { readonly type: 'peer'; readonly key: string; readonly value: PeerCfg }
+  | { readonly type: 'service'; readonly key: string; readonly value: ServiceCfg }
+  | { readonly type: 'route'; readonly key: string; readonly value: Route }
+  | { readonly type: 'policy'; readonly key: string; readonly value: Policy };
+
+export type ResourceType = ConfigResource['type'];
+export const RESOURCE_TYPES: readonly ResourceType[] = ['workload', 'peer', 'service', 'route', 'policy'];
+
+export interface ResourceRef { readonly type: ResourceType; readonly key: string }
+
+/** One message of the stream: a full replacement or a delta. */
+export interface ConfigUpdate {
+  readonly version: number;
+  readonly full: boolean;
+  readonly upserts: readonly ConfigResource[];
+  readonly removes: readonly ResourceRef[];
+}
+
+/** What an agent holds: every resource of its view, by type then key. */
+export interface NodeConfig {
+  readonly version: number;
+  readonly workloads: ReadonlyMap<string, WorkloadCfg>;
+  readonly peers: ReadonlyMap<string, PeerCfg>;
+  readonly services: ReadonlyMap<string, ServiceCfg>;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly policies: ReadonlyMap<string, Policy>;
+}
