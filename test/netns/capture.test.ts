@@ -51,7 +51,8 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
       const k = kernelObjects(id);
       assert.deepEqual(k.netns, [], 'no network namespace of the cluster is left');
       assert.deepEqual(k.pins, [], 'no pin of the cluster is left');
-      assert.deepEqual({ progs: k.progs, links: k.links }, baseline, 'no tc_steer program or TCX link of the cluster is left');
+      // ≤: another cluster (a benchmark run beside the tests) may have gone away meanwhile
+      assert.ok(k.progs <= baseline.progs && k.links <= baseline.links, `no tc_steer program or TCX link of the cluster is left: ${JSON.stringify(k)} vs ${JSON.stringify(baseline)}`);
     }
   });
 
@@ -71,8 +72,7 @@ describe('capture end to end', { skip, timeout: 600_000 }, () => {
     assert.equal(r.body.client.address, ip('mesh/client'));
     await waitFor('outbound open on node-a', async () => (await opened('node-a', { direction: 'outbound', dst_workload: 'server-b' })) === o + 1);
     await waitFor('inbound open on node-b', async () => (await opened('node-b', { direction: 'inbound', src_workload: 'client', dst_workload: 'server-b' })) === i + 1);
-    const m = await metrics('node-b');
-    assert.ok(metricSum(m, 'tcp_read_bytes_total', { direction: 'inbound', dst_workload: 'server-b' }) > 0, 'bytes counted');
+    await waitFor('bytes counted when the connection closed', async () => metricSum(await metrics('node-b'), 'tcp_read_bytes_total', { direction: 'inbound', dst_workload: 'server-b' }) > 0);
   });
 
   test('inbound from an unmeshed pod is captured at the destination node only', async () => {
