@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 echo "== unit (node:test)"
 node --test --test-reporter=spec $(find dist/test/unit -name '*.test.js' | sort)
+echo "== integration (controller and agents in one process, real gRPC on port 0)"
+node --test --test-reporter=spec $(find dist/test/integration -name '*.test.js' | sort)
 echo "== unit (cargo test)"
 (cd native && cargo test --release --quiet)
 if [ "$(id -u)" -ne 0 ]; then
