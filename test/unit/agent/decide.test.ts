@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { decide, compileTable } from '../../../agent/src/decide/index.js';
 import { IndexAllocator, buildNodeView } from '../../../agent/src/state/index.js';
 import { ROWS, parsed, resourcesFrom, view } from '../../fixtures/decide-table.js';
+import { nodeConfigFrom } from '../../../controller/src/views/index.js';
 
 for (const [name, conn, want] of ROWS) {
   test(`decide: ${name}`, () => {
@@ -40,7 +41,7 @@ test('view explains why each pod is or is not meshed', () => {
 
 test('workload indexes are stable across rebuilds', () => {
   const idx = new IndexAllocator();
-  const r = resourcesFrom(parsed.objects);
+  const r = nodeConfigFrom(resourcesFrom(parsed.objects), 'node-a');
   const a = buildNodeView(r, 'node-a', [], idx);
   const b = buildNodeView(r, 'node-a', [], idx);
   assert.deepEqual(a.local.map((w) => w.index), b.local.map((w) => w.index));
