@@ -1,6 +1,6 @@
 // A TCP client/server for the netns end-to-end tests, run inside pod namespaces. Each mode prints
 // one JSON line with what it measured (bytes, checksums, timings) so tests assert on real traffic.
-// Modes: echo-server, stall-server, halfclose, bulk, concurrent, hold.
+// Modes: stall-server, halfclose, bulk, concurrent, push, loop, services.
 
 import net from 'node:net';
 import { createHash } from 'node:crypto';
@@ -104,6 +104,54 @@ async function main(): Promise<void> {
       }
       out({ ok: true, written, bufferedLocally: s.writableLength });
       s.destroy();
+      return;
+    }
+    case 'loop': {
+      // new connection per round trip to an echo server for ms milliseconds; counts failures
+      const ms = Number(args[2]);
+      const until = Date.now() + ms;
+      let ok = 0;
+      let failed = 0;
+      const errors: string[] = [];
+      while (Date.now() < until) {
+        try {
+          const s = await connect(args[0]!, Number(args[1]));
+          const got = await new Promise<string>((resolve, reject) => {
+            let b = '';
+            s.on('data', (d: Buffer) => { b += d.toString(); });
+            s.on('end', () => resolve(b));
+            s.on('error', reject);
+            s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+            s.end('ping');
+          });
+          if (got === 'ping') ok++; else { failed++; errors.push(`got ${JSON.stringify(got)}`); }
+        } catch (e) {
+          failed++;
+          if (errors.length < 5) errors.push(String(e));
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      out({ ok: failed === 0, succeeded: ok, failed, errors });
+      return;
+    }
+    case 'services': {
+      // n new connections to host:port, each reads the echo server's pod name from an HTTP GET
+      const n = Number(args[2]);
+      const pods: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const s = await connect(args[0]!, Number(args[1]));
+        const body = await new Promise<string>((resolve, reject) => {
+          let b = '';
+          s.on('data', (d: Buffer) => { b += d.toString(); });
+          s.on('end', () => resolve(b));
+          s.on('error', reject);
+          s.end(`GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n`);
+        });
+        const json = body.slice(body.indexOf('\r\n\r\n') + 4);
+        const pod = (JSON.parse(json) as { pod: string }).pod;
+        pods[pod] = (pods[pod] ?? 0) + 1;
+      }
+      out({ ok: true, pods });
       return;
     }
     default:
