@@ -27,11 +27,9 @@ export async function controllerRun(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   try {
     const { runController } = await import('../controller/src/index.js');
-    const sources = await import('../controller/src/sources/index.js');
+    const { KubeSource, ManifestSource } = await import('../controller/src/sources/index.js');
     const kubeconfig = str('kubeconfig');
-    const source = kubeconfig
-      ? new ((sources as unknown as { KubeSource: new (o: { kubeconfig: string }) => import('../controller/src/sources/index.js').ClusterSource }).KubeSource)({ kubeconfig })
-      : new sources.ManifestSource(str('manifests')!);
+    const source = kubeconfig ? new KubeSource({ kubeconfig }) : new ManifestSource(str('manifests')!);
     const handle = await runController({
       source,
       ...(str('node-tokens') ? { nodeTokensFile: str('node-tokens')! } : {}),

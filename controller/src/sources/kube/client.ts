@@ -103,7 +103,7 @@ export class KubeClient {
   async open(t: KubeType, query: Record<string, string>, signal: AbortSignal, idleMs: number): Promise<http.IncomingMessage> {
     const url = new URL(this.server.replace(/\/+$/, '') + listPath(t));
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const opts: https.RequestOptions = { headers: { Accept: 'application/json' } };
+    const opts: https.RequestOptions = { headers: { Accept: 'application/json', 'User-Agent': 'nodemesh-controller' } };
     try {
       await this.config.applyToHTTPSOptions(opts);
     } catch (e) {

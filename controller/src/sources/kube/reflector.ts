@@ -8,6 +8,13 @@ import { MeshError } from '../../../../common/errors.js';
 import { KubeApiError, apiError, readBody, type KubeClient } from './client.js';
 import { resourceName, type KubeType } from './types.js';
 
+// Why our own list + watch over node:http rather than client-node's Watch or ListWatch (1.4):
+// Watch swallows lines it cannot parse (nothing to count, report or restart on), reports a stream
+// cut mid-event exactly like a clean server timeout (done(null)), and always ends its stream on
+// errors without a status for us to tell 410 from 500; ListWatch stops for good on any error but
+// 410 (no backoff, no retry), lists in one unpaged call and never asks for bookmarks. We keep
+// client-node for what it is good at: KubeConfig (kubeconfig, in-cluster, exec/token auth, TLS).
+
 export type ReflectorState = 'starting' | 'listing' | 'watching' | 'backoff' | 'absent' | 'forbidden' | 'closed';
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -16,7 +23,7 @@ export interface ReflectorSink {
   replace(t: KubeType, items: readonly unknown[]): void;
   apply(t: KubeType, type: WatchEventType, object: unknown): void;
   report(t: KubeType, e: MeshError): void;
-  count(what: 'events' | 'bookmarks' | 'lists' | 'relists' | 'watchRestarts'): void;
+  count(what: 'events' | 'bookmarks' | 'lists' | 'relists' | 'watches' | 'watchRestarts'): void;
 }
 
 export interface ReflectorOptions {
@@ -82,7 +89,7 @@ export class Reflector {
       } catch (e) {
         if (this.#closed) break;
         const err = e instanceof Gone ? undefined : e instanceof MeshError ? e : new MeshError('MESH_ERR_KUBE_API', `${resourceName(this.type)}: ${(e as Error).message}`, { cause: e });
-        if (!err) { needList = true; continue; } // a paged list's continue token expired: list again
+        if (!err) { needList = true; await this.#sleep(this.#nextDelay()); continue; } // a paged list's continue token expired: list again
         this.lastError = err;
         this.sink.report(this.type, err);
         if (err.code === 'MESH_ERR_KUBE_API_MISSING') {
@@ -178,6 +185,8 @@ export class Reflector {
         throw apiError(this.type, 'watch', res.statusCode ?? 0, body);
       }
       this.state = 'watching';
+      this.lastError = undefined;
+      this.sink.count('watches');
       const events = await this.#stream(res, ac);
       if (events === 'gone') return true;
       // a stream that ends at once with nothing in it is a misbehaving server, not a timeout

@@ -4,6 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import { MeshError } from '../../../../common/errors.js';
+import { setCrdDir } from '../../model/index.js';
 import type { ClusterSource, SourceSnapshot } from '../source.js';
 import { KubeClient, type KubeConnectOptions } from './client.js';
 import { Reflector, type ReflectorSink, type ReflectorState } from './reflector.js';
@@ -11,7 +12,10 @@ import { KubeStore } from './store.js';
 import { resourceName, servedTypes, type KubeType } from './types.js';
 
 export interface KubeSourceOptions extends KubeConnectOptions {
-  /** CRDs whose kinds are watched besides the built-in ones (default deploy/crds, or $NODEMESH_CRD_DIR) */
+  /**
+   * CRDs whose kinds are watched besides the built-in ones (default deploy/crds, or $NODEMESH_CRD_DIR).
+   * When given, the model validates custom resources against the same directory (setCrdDir).
+   */
   readonly crdDir?: string;
   /** the exact types to serve, instead of the built-in ones plus crdDir's */
   readonly types?: readonly KubeType[];
@@ -49,17 +53,21 @@ export interface KubeSourceStats {
   readonly lists: number;
   /** lists after the first per type (410 Gone, an API that came back) */
   readonly relists: number;
+  /** watch streams opened (a server-side timeout ends one and a new one resumes from its resourceVersion) */
+  readonly watches: number;
   /** watches that failed and were resumed after a backoff (cut, malformed line, 5xx, error event) */
   readonly watchRestarts: number;
   /** object versions rejected by validation (each rejected version counts once) */
   readonly rejected: number;
+  /** objects of a kind the model does not serve (a CRD directory that disagrees with the model's) */
+  readonly ignored: number;
   /** errors reported (also emitted as 'error' when someone listens) */
   readonly errors: number;
   readonly snapshots: number;
   readonly types: readonly KubeTypeStats[];
 }
 
-type Counter = 'events' | 'bookmarks' | 'lists' | 'relists' | 'watchRestarts';
+type Counter = 'events' | 'bookmarks' | 'lists' | 'relists' | 'watches' | 'watchRestarts';
 
 /** Watches a Kubernetes API server. 'update' fires with each new snapshot after start(). */
 export class KubeSource extends EventEmitter implements ClusterSource {
@@ -74,11 +82,13 @@ export class KubeSource extends EventEmitter implements ClusterSource {
   #startTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #started = false;
-  #counters: Record<Counter | 'errors' | 'snapshots', number> = { events: 0, bookmarks: 0, lists: 0, relists: 0, watchRestarts: 0, errors: 0, snapshots: 0 };
+  #abortStart: ((e: MeshError) => void) | undefined;
+  #counters: Record<Counter | 'errors' | 'snapshots', number> = { events: 0, bookmarks: 0, lists: 0, relists: 0, watches: 0, watchRestarts: 0, errors: 0, snapshots: 0 };
 
   constructor(options: KubeSourceOptions = {}) {
     super();
     this.#o = options;
+    if (options.crdDir !== undefined) setCrdDir(options.crdDir);
     this.types = options.types ?? servedTypes(options.crdDir);
     this.#store = new KubeStore(this.types);
   }
@@ -125,15 +135,16 @@ export class KubeSource extends EventEmitter implements ClusterSource {
         }, limit);
       }
     });
-    timedOut.catch(() => undefined);
+    const closed = new Promise<never>((_, reject) => { this.#abortStart = reject; });
+    for (const p of [timedOut, closed]) p.catch(() => undefined);
     try {
-      await Promise.race([Promise.all(this.#reflectors.map((r) => r.synced)), timedOut]);
-      if (this.#closed) throw new MeshError('MESH_ERR_KUBE_API', 'the Kubernetes source was closed before its initial list finished');
+      await Promise.race([Promise.all(this.#reflectors.map((r) => r.synced)), timedOut, closed]);
     } catch (e) {
       this.close();
       throw e;
     } finally {
       clearTimeout(this.#startTimer);
+      this.#abortStart = undefined;
     }
     return this.#publish(false)!;
   }
@@ -141,6 +152,7 @@ export class KubeSource extends EventEmitter implements ClusterSource {
   /** Stops every watch and timer; nothing of this source keeps the process alive afterwards. */
   close(): void {
     this.#closed = true;
+    this.#abortStart?.(new MeshError('MESH_ERR_KUBE_API', 'the Kubernetes source was closed before its initial list finished'));
     for (const r of this.#reflectors) r.close();
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#startTimer) clearTimeout(this.#startTimer);
@@ -151,6 +163,7 @@ export class KubeSource extends EventEmitter implements ClusterSource {
     return {
       ...this.#counters,
       rejected: this.#store.rejected,
+      ignored: this.#store.ignored,
       types: this.#reflectors.map((r) => ({
         resource: resourceName(r.type),
         kind: r.type.kind,
