@@ -26,13 +26,14 @@ export async function controllerRun(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    const { runController } = await import('../controller/src/index.js');
+    const { runController, TokenReviewAuth } = await import('../controller/src/index.js');
     const { KubeSource, ManifestSource } = await import('../controller/src/sources/index.js');
     const kubeconfig = str('kubeconfig');
     const source = kubeconfig ? new KubeSource({ kubeconfig }) : new ManifestSource(str('manifests')!);
     const handle = await runController({
       source,
-      ...(str('node-tokens') ? { nodeTokensFile: str('node-tokens')! } : {}),
+      // node credentials: a token file (simulated cluster), else TokenReview against the API server
+      ...(str('node-tokens') ? { nodeTokensFile: str('node-tokens')! } : kubeconfig ? { auth: new TokenReviewAuth({ kubeconfig }) } : {}),
       ...(grpcPort !== undefined ? { grpcPort } : {}),
       ...(adminPort !== undefined ? { adminPort } : {}),
       ...(str('admin-socket') ? { adminSocket: str('admin-socket')! } : {}),
