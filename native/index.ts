@@ -70,7 +70,17 @@ export interface ConnEvent {
   reason: string;
 }
 
-export interface RawVerdict { action: 'forward' | 'deny'; reason: string; upstreamIp: string; upstreamPort: number; bindIp: string }
+export interface RawVerdict {
+  action: 'forward' | 'deny';
+  reason: string;
+  upstreamIp: string;
+  upstreamPort: number;
+  bindIp: string;
+  /** 'namespace/name' when the destination is a Service VIP:port, else '' */
+  service: string;
+  /** candidate endpoints of that service */
+  endpoints: number;
+}
 
 export interface RawProxyStats { active: number; accepted: number; denied: number; eventsDropped: number; tableVersion: number }
 

@@ -24,12 +24,18 @@ export interface Route {
   readonly bindIp: string;
   /** the pod of this node on whose behalf the connection is proxied */
   readonly workload: Workload;
+  /**
+   * Set when the original destination is a Service's virtual IP and port: the proxy connects to
+   * one of these endpoints instead (power of two choices over open connections, retried elsewhere
+   * on refusal). `upstream` stays the VIP because the pick happens per connection in native code.
+   */
+  readonly service?: { readonly name: string; readonly endpoints: readonly Endpoint[] };
 }
 
 export interface Denied {
   readonly kind: 'denied';
   /** MESH_ERR_* code, also the close reason reported for the connection */
-  readonly code: 'MESH_ERR_DIRECT_CONNECT' | 'MESH_ERR_NOT_ENROLLED';
+  readonly code: 'MESH_ERR_DIRECT_CONNECT' | 'MESH_ERR_NOT_ENROLLED' | 'MESH_ERR_NO_ENDPOINTS';
   readonly message: string;
 }
 
@@ -52,16 +58,37 @@ export function decide(view: NodeView, conn: Conn): Decision {
     const side = conn.direction === 'outbound' ? 'source' : 'destination';
     return { kind: 'denied', code: 'MESH_ERR_NOT_ENROLLED', message: `${side} ${subjectIp} is not an enrolled pod of node ${view.nodeName}` };
   }
-  return { kind: 'route', upstream: conn.dst, bindIp: conn.src.ip, workload: w };
+  const svc = conn.direction === 'outbound' ? serviceAt(view, conn.dst) : undefined;
+  if (svc && svc.endpoints.length === 0) {
+    return { kind: 'denied', code: 'MESH_ERR_NO_ENDPOINTS', message: `service ${svc.name} (${conn.dst.ip}:${conn.dst.port}) has no ready endpoint` };
+  }
+  return { kind: 'route', upstream: conn.dst, bindIp: conn.src.ip, workload: w, ...(svc ? { service: svc } : {}) };
+}
+
+/** The service port whose virtual IP and port are `dst`, with its ready endpoints. */
+function serviceAt(view: NodeView, dst: Endpoint): { name: string; endpoints: Endpoint[] } | undefined {
+  for (const s of view.services) {
+    if (s.vip !== dst.ip) continue;
+    const p = s.ports.find((x) => x.port === dst.port && x.protocol === 'TCP');
+    if (p) return { name: `${s.namespace}/${s.name}`, endpoints: p.endpoints.map((e) => ({ ip: e.ip, port: e.port })) };
+  }
+  return undefined;
 }
 
 /** The native lookup table implementing decide() for this view. */
 export function compileTable(view: NodeView, version: number): DecisionTable {
   const workloads = [...enrolledByIp(view).values()].map((w) => ({ ip: w.ip!, index: w.index, outbound: FORWARD, inbound: FORWARD }));
+  const services = view.services.flatMap((s) => s.ports.filter((p) => p.protocol === 'TCP').map((p) => ({
+    name: `${s.namespace}/${s.name}`,
+    vip: s.vip,
+    port: p.port,
+    endpoints: p.endpoints.map((e) => ({ ip: e.ip, port: e.port })),
+  })));
   return {
     version,
     localAddrs: view.localAddrs,
     defaults: { outbound: NOT_ENROLLED, inbound: NOT_ENROLLED },
     workloads,
+    services,
   };
 }

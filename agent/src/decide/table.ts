@@ -21,6 +21,23 @@ export interface TableWorkload {
   readonly inbound: TableVerdict;
 }
 
+export interface TableEndpoint {
+  /** endpoint pod IPv4 */
+  readonly ip: string;
+  /** target port, resolved */
+  readonly port: number;
+}
+
+/** One TCP port of a Service with a virtual IP: outbound connections to vip:port go to an endpoint. */
+export interface TableService {
+  /** namespace/name, for metrics and logs */
+  readonly name: string;
+  readonly vip: string;
+  readonly port: number;
+  /** ready endpoints; none → the connection is denied with MESH_ERR_NO_ENDPOINTS */
+  readonly endpoints: readonly TableEndpoint[];
+}
+
 export interface DecisionTable {
   /** monotonically increasing; native refuses nothing on version, it just reports it */
   readonly version: number;
@@ -30,4 +47,6 @@ export interface DecisionTable {
   /** verdicts for a source (outbound) or destination (inbound) IP not in `workloads` */
   readonly defaults: { readonly outbound: TableVerdict; readonly inbound: TableVerdict };
   readonly workloads: readonly TableWorkload[];
+  /** Service ports, matched on the original destination of outbound connections (absent: none) */
+  readonly services?: readonly TableService[];
 }

@@ -14,8 +14,12 @@ try {
     const n = proxy.evaluate(conn.direction, conn.src.ip, conn.src.port, conn.dst.ip, conn.dst.port);
     return {
       name,
-      ts: d.kind === 'route' ? { action: 'forward', upstream: `${d.upstream.ip}:${d.upstream.port}`, bind: d.bindIp } : { action: 'deny', reason: d.code },
-      native: n.action === 'forward' ? { action: 'forward', upstream: `${n.upstreamIp}:${n.upstreamPort}`, bind: n.bindIp } : { action: 'deny', reason: n.reason },
+      ts: d.kind === 'route'
+        ? { action: 'forward', upstream: `${d.upstream.ip}:${d.upstream.port}`, bind: d.bindIp, service: d.service?.name ?? '', endpoints: d.service?.endpoints.length ?? 0 }
+        : { action: 'deny', reason: d.code },
+      native: n.action === 'forward'
+        ? { action: 'forward', upstream: `${n.upstreamIp}:${n.upstreamPort}`, bind: n.bindIp, service: n.service ?? '', endpoints: n.endpoints ?? 0 }
+        : { action: 'deny', reason: n.reason },
     };
   });
   process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -47,3 +47,15 @@ test('workload indexes are stable across rebuilds', () => {
   assert.deepEqual(a.local.map((w) => w.index), b.local.map((w) => w.index));
   assert.equal(new Set(a.local.map((w) => w.index)).size, a.local.length);
 });
+
+test('a Service VIP routes to its ready endpoints on every node; other ports are plain forwards', () => {
+  const d = decide(view, { direction: 'outbound', src: { ip: '10.200.1.10', port: 1 }, dst: { ip: '10.96.0.10', port: 80 } });
+  assert.equal(d.kind, 'route');
+  if (d.kind !== 'route') return;
+  assert.equal(d.service?.name, 'shop/web');
+  assert.deepEqual(d.service?.endpoints.map((e) => `${e.ip}:${e.port}`), ['10.200.1.11:8080', '10.200.2.10:8080']);
+  const other = decide(view, { direction: 'outbound', src: { ip: '10.200.1.10', port: 1 }, dst: { ip: '10.96.0.10', port: 81 } });
+  assert.equal(other.kind === 'route' && other.service, undefined);
+  const t = compileTable(view, 1);
+  assert.deepEqual(t.services?.find((x) => x.vip === '10.96.0.10'), { name: 'shop/web', vip: '10.96.0.10', port: 80, endpoints: [{ ip: '10.200.1.11', port: 8080 }, { ip: '10.200.2.10', port: 8080 }] });
+});
