@@ -68,6 +68,11 @@ export interface ConnEvent {
   durationUs: number;
   /** close reason, a stable code (docs/errors.md "close reasons"); '' on open */
   reason: string;
+  /** 'namespace/name' when the original destination was a Service VIP, else '' */
+  service?: string;
+  /** the endpoint actually connected (the original destination unless a Service), '' if none */
+  upstreamIp?: string;
+  upstreamPort?: number;
 }
 
 export interface RawVerdict {

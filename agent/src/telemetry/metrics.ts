@@ -7,11 +7,11 @@ import { COUNTER_NAMES } from '../../../common/layout.js';
 import type { ConnEvent } from '../../../native/index.js';
 import type { NodeView } from '../state/index.js';
 
-const CONN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload'] as const;
+const CONN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload', 'dst_service'] as const;
 /** Linkerd's buckets with 0.1, 0.25 and 0.5 ms added below them. */
 export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
 
-export type ConnLabels = { direction: string; src_namespace: string; src_workload: string; dst_namespace: string; dst_workload: string };
+export type ConnLabels = { direction: string; src_namespace: string; src_workload: string; dst_namespace: string; dst_workload: string; dst_service: string };
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -66,13 +66,15 @@ export class AgentMetrics {
   /** Labels for an event: the pod on each side, or "unknown" outside the mesh's view. */
   static labels(view: NodeView | undefined, e: ConnEvent): ConnLabels {
     const src = view?.byIp.get(e.srcIp);
-    const dst = view?.byIp.get(e.dstIp);
+    // a Service connection is labelled with the endpoint actually reached and the service name
+    const dst = view?.byIp.get(e.upstreamIp || e.dstIp);
     return {
       direction: e.direction,
       src_namespace: src?.namespace ?? 'unknown',
       src_workload: src?.name ?? 'unknown',
       dst_namespace: dst?.namespace ?? 'unknown',
       dst_workload: dst?.name ?? 'unknown',
+      dst_service: e.service ?? '',
     };
   }
 
