@@ -10,6 +10,8 @@ echo "== integration (controller and agents in one process, real gRPC on port 0)
 node --test --test-reporter=spec $(find dist/test/integration -name '*.test.js' | sort)
 echo "== unit (cargo test)"
 (cd native && cargo test --release --quiet)
+echo "== real kube-apiserver (build/kube/bin from scripts/build-kube.sh; a failure under CI=true when missing)"
+node --test --test-reporter=spec $(find dist/test/kube -maxdepth 1 -name '*.test.js' | sort)
 if [ "$(id -u)" -ne 0 ]; then
   if [ "${CI:-}" = true ]; then echo "MESH_ERR_NOT_ROOT: CI must run the root tiers; run as root" >&2; exit 1; fi
   echo "== SKIPPED: BPF and netns tiers need root (run as root to execute them)"
