@@ -50,7 +50,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['controller'],
-    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE [--node-tokens FILE]) [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN]',
+    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN]',
     summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014',
     load: async () => (await import('./controller.js')).controllerRun,
   },

@@ -15,9 +15,12 @@ export async function controllerRun(argv: string[]): Promise<number> {
     'admin-port': { type: 'string' },
     'admin-socket': { type: 'string' },
     'trust-domain': { type: 'string' },
+    'in-cluster': { type: 'boolean' },
+    'token-audience': { type: 'string' },
   }, usage);
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  if (!str('manifests') && !str('kubeconfig')) throw new MeshError('MESH_ERR_USAGE', `give --manifests DIR or --kubeconfig FILE\nusage: ${usage}`);
+  const inCluster = values['in-cluster'] === true;
+  if (!str('manifests') && !str('kubeconfig') && !inCluster) throw new MeshError('MESH_ERR_USAGE', `give --manifests DIR, --kubeconfig FILE or --in-cluster\nusage: ${usage}`);
   const grpcPort = intFlag(values, 'grpc-port', usage, { min: 0, max: 65535 });
   const adminPort = intFlag(values, 'admin-port', usage, { min: 0, max: 65535 });
   let signalled = false;
@@ -29,11 +32,14 @@ export async function controllerRun(argv: string[]): Promise<number> {
     const { runController, TokenReviewAuth } = await import('../controller/src/index.js');
     const { KubeSource, ManifestSource } = await import('../controller/src/sources/index.js');
     const kubeconfig = str('kubeconfig');
-    const source = kubeconfig ? new KubeSource({ kubeconfig }) : new ManifestSource(str('manifests')!);
+    // in-cluster: client-node's default loader reads the pod's ServiceAccount credentials
+    const kube = kubeconfig ? { kubeconfig } : inCluster ? {} : undefined;
+    const source = kube ? new KubeSource(kube) : new ManifestSource(str('manifests')!);
+    const audience = str('token-audience');
     const handle = await runController({
       source,
       // node credentials: a token file (simulated cluster), else TokenReview against the API server
-      ...(str('node-tokens') ? { nodeTokensFile: str('node-tokens')! } : kubeconfig ? { auth: new TokenReviewAuth({ kubeconfig }) } : {}),
+      ...(str('node-tokens') ? { nodeTokensFile: str('node-tokens')! } : kube ? { auth: new TokenReviewAuth({ ...kube, ...(audience ? { audiences: [audience] } : {}) }) } : {}),
       ...(grpcPort !== undefined ? { grpcPort } : {}),
       ...(adminPort !== undefined ? { adminPort } : {}),
       ...(str('admin-socket') ? { adminSocket: str('admin-socket')! } : {}),
