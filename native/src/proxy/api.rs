@@ -51,6 +51,9 @@ pub struct ProxyConnEvent {
     pub bytes_down: f64,
     pub duration_us: f64,
     pub reason: String,
+    pub service: String,
+    pub upstream_ip: String,
+    pub upstream_port: u32,
 }
 
 /// `RawVerdict` of native/index.ts.
@@ -62,6 +65,8 @@ pub struct ProxyVerdict {
     pub upstream_ip: String,
     pub upstream_port: u32,
     pub bind_ip: String,
+    pub service: String,
+    pub endpoints: u32,
 }
 
 /// `RawProxyStats` of native/index.ts.
@@ -102,6 +107,9 @@ fn to_js(e: &Event) -> ProxyConnEvent {
         bytes_down: e.down as f64,
         duration_us: e.duration_us as f64,
         reason: e.reason.as_str().to_string(),
+        service: e.service.as_deref().unwrap_or("").to_string(),
+        upstream_ip: e.upstream.map_or_else(String::new, |u| u.ip().to_string()),
+        upstream_port: e.upstream.map_or(0, |u| u32::from(u.port())),
     }
 }
 
@@ -203,12 +211,20 @@ fn parse_ip(what: &str, s: &str) -> Result<Ipv4Addr> {
 
 fn verdict(d: Decision) -> ProxyVerdict {
     match d {
-        Decision::Forward { upstream, bind_ip } => ProxyVerdict {
+        Decision::Forward {
+            upstream,
+            bind_ip,
+            service,
+        } => ProxyVerdict {
             action: "forward".into(),
             reason: String::new(),
             upstream_ip: upstream.ip().to_string(),
             upstream_port: u32::from(upstream.port()),
             bind_ip: bind_ip.to_string(),
+            service: service
+                .as_ref()
+                .map_or_else(String::new, |s| s.name.to_string()),
+            endpoints: service.as_ref().map_or(0, |s| s.endpoints.len() as u32),
         },
         Decision::Deny(code) => ProxyVerdict {
             action: "deny".into(),
@@ -216,6 +232,8 @@ fn verdict(d: Decision) -> ProxyVerdict {
             upstream_ip: String::new(),
             upstream_port: 0,
             bind_ip: String::new(),
+            service: String::new(),
+            endpoints: 0,
         },
     }
 }

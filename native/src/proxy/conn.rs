@@ -16,6 +16,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use super::engine::Shared;
 use super::events::{Event, Kind, Reason};
 use super::relay::{relay, CloseReason, Tally};
+use super::services::ServiceRoute;
 use super::table::{Decision, Direction};
 
 /// Per-connection state (kept small: see the size test).
@@ -30,6 +31,10 @@ pub struct ConnState {
     start: Instant,
     tally: Tally,
     reason: Reason,
+    /// the Service this connection was routed through, if any
+    service: Option<Arc<ServiceRoute>>,
+    /// the endpoint connected; for a Service it is counted open in the balancer until drop
+    upstream_addr: Option<SocketAddrV4>,
 }
 
 impl ConnState {
@@ -44,6 +49,8 @@ impl ConnState {
             down: self.tally.down,
             duration_us: u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
             reason,
+            service: self.service.as_ref().map(|s| s.name.clone()),
+            upstream: self.upstream_addr,
         }
     }
 }
@@ -55,6 +62,9 @@ impl Drop for ConnState {
             if let Some(u) = &self.upstream {
                 reset(u);
             }
+        }
+        if let (Some(_), Some(ep)) = (&self.service, self.upstream_addr) {
+            self.shared.balancer.release(ep);
         }
         let reason = std::mem::replace(&mut self.reason, Reason::None);
         self.shared.events.push(self.event(Kind::Close, reason));
@@ -90,30 +100,44 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         start: Instant::now(),
         tally: Tally::default(),
         reason: Reason::Close(CloseReason::Shutdown),
+        service: None,
+        upstream_addr: None,
     };
     let (Some(src), Some(dst)) = (src, dst) else {
         // The client reset before we could read its addresses.
         st.reason = Reason::Close(CloseReason::ResetClient);
         return;
     };
-    let (upstream, bind_ip) = match st.shared.decide(dir, src, dst) {
+    let (upstream, bind_ip, service) = match st.shared.decide(dir, src, dst) {
         Decision::Deny(code) => {
             st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
             st.reason = Reason::Denied(code);
             return;
         }
-        Decision::Forward { upstream, bind_ip } => (upstream, bind_ip),
+        Decision::Forward {
+            upstream,
+            bind_ip,
+            service,
+        } => (upstream, bind_ip, service),
     };
     let _ = st.client.set_nodelay(true);
-    match connect(
-        bind_ip,
-        upstream,
-        st.shared.transparent,
-        st.shared.connect_timeout,
-    )
-    .await
-    {
-        Ok(u) => st.upstream = Some(u),
+    let connected = match &service {
+        None => connect(
+            bind_ip,
+            upstream,
+            st.shared.transparent,
+            st.shared.connect_timeout,
+        )
+        .await
+        .map(|s| (s, upstream)),
+        Some(svc) => connect_service(&st.shared, bind_ip, svc).await,
+    };
+    st.service = service;
+    match connected {
+        Ok((u, ep)) => {
+            st.upstream = Some(u);
+            st.upstream_addr = Some(ep);
+        }
         Err(r) => {
             st.reason = Reason::Close(r);
             return;
@@ -131,6 +155,37 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         .await;
         st.reason = Reason::Close(r);
     }
+}
+
+/// Connects to one of a Service's endpoints: power of two choices over open connections; an
+/// endpoint that fails is skipped and another tried, until one connects, all were tried or the
+/// connect timeout is spent. A success is counted open in the balancer (released on drop).
+pub async fn connect_service(
+    shared: &Shared,
+    bind_ip: Ipv4Addr,
+    svc: &ServiceRoute,
+) -> Result<(TcpStream, SocketAddrV4), CloseReason> {
+    let deadline = Instant::now() + shared.connect_timeout;
+    let mut tried: Vec<SocketAddrV4> = Vec::new();
+    let mut last = CloseReason::ConnectError;
+    while let Some(ep) = shared.balancer.pick(&svc.endpoints, &tried) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(CloseReason::ConnectTimeout);
+        }
+        match connect(bind_ip, ep, shared.transparent, left).await {
+            Ok(s) => {
+                shared.balancer.acquire(ep);
+                return Ok((s, ep));
+            }
+            Err(CloseReason::ConnectTimeout) => return Err(CloseReason::ConnectTimeout),
+            Err(r) => {
+                last = r;
+                tried.push(ep);
+            }
+        }
+    }
+    Err(last)
 }
 
 /// Asks the kernel to pick the source port at connect() time (by 4-tuple), not at bind(), so

@@ -12,6 +12,7 @@ use tokio::runtime::{Builder, Runtime};
 use super::events::{self, EventQueue, Sink, QUEUE_CAPACITY};
 use super::listener;
 use super::relay::Mode;
+use super::services::Balancer;
 use super::table::{Decision, Direction, Table};
 use crate::errors::{err, Code, Result};
 
@@ -63,10 +64,12 @@ pub struct Shared {
     pub max_buffer: usize,
     pub mode: Mode,
     pub transparent: bool,
+    /// open connections per Service endpoint (power of two choices)
+    pub balancer: Balancer,
 }
 
 impl Shared {
-    fn new(cfg: &Config, own_ports: [u16; 2]) -> Shared {
+    pub(super) fn new(cfg: &Config, own_ports: [u16; 2]) -> Shared {
         Shared {
             table: RwLock::new(Arc::new(Table::empty())),
             stats: Stats::default(),
@@ -77,6 +80,7 @@ impl Shared {
             max_buffer: cfg.max_buffer,
             mode: cfg.mode,
             transparent: cfg.transparent,
+            balancer: Balancer::default(),
         }
     }
 

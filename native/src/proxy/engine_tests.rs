@@ -103,7 +103,8 @@ fn tables_swap_whole_and_decide_like_evaluate() {
         sh.decide(Direction::Outbound, src, dst),
         Decision::Forward {
             upstream: dst,
-            bind_ip: *src.ip()
+            bind_ip: *src.ip(),
+            service: None,
         }
     );
     let own = SocketAddrV4::new(*dst.ip(), sh.own_ports[0]);
@@ -170,4 +171,53 @@ fn per_connection_state_stays_small() {
         assert!(size <= 1024, "connection future is {size} bytes");
     });
     e.finish_close(Duration::from_secs(1));
+}
+
+/// A Service endpoint that refuses is skipped: the connection lands on one that accepts, and
+/// only that one is counted open in the balancer.
+#[test]
+fn service_connect_retries_elsewhere_on_refusal() {
+    use super::engine::Shared;
+    use super::services::ServiceRoute;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let good = match open.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            _ => unreachable!(),
+        };
+        // a port nobody listens on: bind, read the port, drop the listener
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            match l.local_addr().unwrap() {
+                std::net::SocketAddr::V4(a) => a,
+                _ => unreachable!(),
+            }
+        };
+        let shared = Shared::new(&test_config(), [1, 2]);
+        let svc = ServiceRoute {
+            name: Arc::from("shop/web"),
+            endpoints: vec![closed, good].into_boxed_slice(),
+        };
+        for _ in 0..20 {
+            let (s, ep) = conn::connect_service(&shared, Ipv4Addr::LOCALHOST, &svc)
+                .await
+                .expect("an endpoint accepts");
+            assert_eq!(ep, good);
+            drop(s);
+        }
+        assert_eq!(shared.balancer.open_count(good), 20);
+        assert_eq!(shared.balancer.open_count(closed), 0);
+        let none = ServiceRoute {
+            name: Arc::from("shop/down"),
+            endpoints: vec![closed].into_boxed_slice(),
+        };
+        assert!(matches!(
+            conn::connect_service(&shared, Ipv4Addr::LOCALHOST, &none).await,
+            Err(super::relay::CloseReason::ConnectRefused)
+        ));
+    });
 }

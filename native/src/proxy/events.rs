@@ -49,6 +49,10 @@ pub struct Event {
     pub down: u64,
     pub duration_us: u64,
     pub reason: Reason,
+    /// the Service (namespace/name) when the original destination was its VIP
+    pub service: Option<Arc<str>>,
+    /// the endpoint actually connected, once connected
+    pub upstream: Option<SocketAddrV4>,
 }
 
 /// Where flushed batches go; returns false when the batch could not be delivered (then its events
@@ -133,6 +137,8 @@ mod tests {
             down: 0,
             duration_us: 0,
             reason: Reason::Denied(Arc::from("MESH_ERR_NOT_ENROLLED")),
+            service: None,
+            upstream: None,
         }
     }
 

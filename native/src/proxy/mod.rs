@@ -32,6 +32,7 @@ mod engine;
 mod events;
 mod listener;
 mod relay;
+mod services;
 mod splice;
 mod table;
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::services::{self, ServiceRoute, NO_ENDPOINTS};
+
 /// Close reason of a connection whose original destination is this node (or loopback).
 pub const DIRECT_CONNECT: &str = "MESH_ERR_DIRECT_CONNECT";
 /// Close reason used by the table in force before JavaScript installs one.
@@ -74,10 +76,12 @@ impl Entry {
 /// What the proxy does with one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Connect to `upstream` from `bind_ip` (the client's own address).
+    /// Connect to `upstream` from `bind_ip` (the client's own address); when `service` is set,
+    /// `upstream` is the VIP and the connection goes to one of the service's endpoints instead.
     Forward {
         upstream: SocketAddrV4,
         bind_ip: Ipv4Addr,
+        service: Option<Arc<ServiceRoute>>,
     },
     /// Reset the client; the reason is a MESH_ERR_* code.
     Deny(Arc<str>),
@@ -90,7 +94,9 @@ pub struct Table {
     local: HashSet<Ipv4Addr>,
     defaults: Entry,
     workloads: HashMap<Ipv4Addr, Entry>,
+    services: HashMap<SocketAddrV4, Arc<ServiceRoute>>,
     direct: Arc<str>,
+    no_endpoints: Arc<str>,
 }
 
 impl Table {
@@ -106,7 +112,9 @@ impl Table {
                 inbound: deny,
             },
             workloads: HashMap::new(),
+            services: HashMap::new(),
             direct: Arc::from(DIRECT_CONNECT),
+            no_endpoints: Arc::from(NO_ENDPOINTS),
         }
     }
 
@@ -134,9 +142,17 @@ impl Table {
         };
         let verdict = self.workloads.get(key).unwrap_or(&self.defaults).pick(dir);
         if verdict.forward {
+            let service = match dir {
+                Direction::Outbound => self.services.get(&dst).cloned(),
+                Direction::Inbound => None,
+            };
+            if service.as_ref().is_some_and(|s| s.endpoints.is_empty()) {
+                return Decision::Deny(self.no_endpoints.clone());
+            }
             Decision::Forward {
                 upstream: dst,
                 bind_ip: *src.ip(),
+                service,
             }
         } else {
             Decision::Deny(verdict.reason.clone())
@@ -177,17 +193,20 @@ impl Table {
             }
             workloads.insert(ip, e);
         }
+        let services = services::parse(obj.get("services"))?;
         Ok(Table {
             version,
             local,
             defaults,
             workloads,
+            services,
             direct: Arc::from(DIRECT_CONNECT),
+            no_endpoints: Arc::from(NO_ENDPOINTS),
         })
     }
 }
 
-fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 60 {
         format!(
@@ -199,7 +218,11 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn field<'a>(obj: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a Value, String> {
+pub(super) fn field<'a>(
+    obj: &'a Map<String, Value>,
+    path: &str,
+    name: &str,
+) -> Result<&'a Value, String> {
     obj.get(name).ok_or_else(|| {
         if path == "table" {
             format!("{name}: missing")
@@ -209,17 +232,17 @@ fn field<'a>(obj: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a 
     })
 }
 
-fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
+pub(super) fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
     v.as_object()
         .ok_or_else(|| format!("{path}: {} is not an object", describe(v)))
 }
 
-fn as_array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, String> {
+pub(super) fn as_array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, String> {
     v.as_array()
         .ok_or_else(|| format!("{path}: {} is not an array", describe(v)))
 }
 
-fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, String> {
+pub(super) fn ipv4(v: &Value, path: &str) -> Result<Ipv4Addr, String> {
     match v.as_str().map(str::parse::<Ipv4Addr>) {
         Some(Ok(ip)) => Ok(ip),
         _ => Err(format!("{path}: {} is not an IPv4 address", describe(v))),

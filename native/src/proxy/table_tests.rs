@@ -167,6 +167,7 @@ fn decides_table_driven() {
     let fwd = |up: &str, bind: &str| Decision::Forward {
         upstream: sa(up),
         bind_ip: bind.parse().unwrap(),
+        service: None,
     };
     let deny = |r: &str| Decision::Deny(Arc::from(r));
     use Direction::*;
