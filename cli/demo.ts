@@ -31,7 +31,7 @@ export async function demo(argv: string[]): Promise<number> {
   const usage = usageOf(['demo']);
   const { values } = parseFlags(argv, { manifests: { type: 'string' } }, usage);
   const dir = typeof values.manifests === 'string' ? values.manifests : path.join(ROOT, 'examples', 'demo');
-  const total = 6;
+  const total = 7;
   let n = 0;
   let stepName = '';
   const step = (what: string): void => { n++; stepName = what; out(`\n[${n}/${total}] ${what}`); };
@@ -79,6 +79,21 @@ export async function demo(argv: string[]): Promise<number> {
     expectClient(await get('shop/client', 'shop/server-b'), 'shop/client', 'shop/server-b');
     await waitMetric('node-a', 'tcp_open_total', crossOut, outA + 1);
     await waitMetric('node-b', 'tcp_open_total', crossIn, inB + 1);
+
+    step('through a Service: shop/client → shop/server (virtual IP, balanced by the node proxy)');
+    const svc = (JSON.parse((await cl.agentGet('node-a', '/config_dump')).body) as { services: Array<{ key: string; vip: string }> }).services.find((x) => x.key === 'shop/server');
+    if (!svc) throw new MeshError('MESH_ERR_DEMO', 'node-a has no Service shop/server in its config; see the controller log');
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 10; i++) {
+      const r = await cl.exec('shop/client', ['nodemesh', 'workload', 'get', `http://${svc.vip}/demo`, '--timeout-ms', '5000'], { timeoutMs: 20_000 });
+      if (r.code !== 0) throw new MeshError('MESH_ERR_DEMO', `GET http://${svc.vip}/ from shop/client failed: ${(r.stderr || r.stdout).trim()}`);
+      const e = JSON.parse(r.stdout.trim().split('\n')[0]!) as Echo;
+      if (e.body.client?.address !== ip('shop/client')) throw new MeshError('MESH_ERR_DEMO', `the endpoint saw client ${e.body.client?.address}, expected ${ip('shop/client')}`);
+      seen[e.body.pod ?? '?'] = (seen[e.body.pod ?? '?'] ?? 0) + 1;
+    }
+    out(`      10 requests to ${svc.vip}:80 answered by ${Object.entries(seen).map(([p, k]) => `${p} ×${k}`).join(', ')}; every endpoint saw the client's own IP ✓`);
+    await waitMetric('node-a', 'tcp_open_total', { dst_service: 'shop/server' }, 10);
+    for (const l of metricLines(await metrics('node-a'), 'tcp_open_total', { dst_service: 'shop/server' })) out(`        ${l}`);
 
     step("the agents' metrics for these connections");
     for (const node of ['node-a', 'node-b']) {
