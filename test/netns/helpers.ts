@@ -27,17 +27,8 @@ export function manifestDir(...files: string[]): string {
 export const TCP_TOOL = path.join(ROOT, 'dist', 'test', 'netns', 'tools', 'tcp-tool.js');
 export const CLI = path.join(ROOT, 'bin', 'nodemesh.js');
 
-/** Sums the samples of a Prometheus metric whose labels include all of `match`. */
-export function metricSum(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
-    const ok = Object.entries(match).every(([k, v]) => labels.includes(`${k}="${v}"`));
-    if (ok) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
+/** Sums the samples of a Prometheus metric whose labels include all of `match` (the demo's own reader). */
+export { metricSum } from '../../cli/demo.js';
 
 function sh(cmd: string, args: string[]): string {
   try {
