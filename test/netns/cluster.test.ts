@@ -264,7 +264,7 @@ describe('agent handles (with a stand-in agent)', { skip, timeout: 120_000 }, ()
   before(async () => {
     dir = manifestDir({ 'pods.yaml': pod('t', 'a', 'node-a', SLEEP) + pod('t', 'b', 'node-b', SLEEP) });
     writeFileSync(path.join(dir, 'fake-agent.mjs'), FAKE_AGENT);
-    c = await SimCluster.up({ manifestsDir: dir, agents: true, agentCommand: ['node', path.join(dir, 'fake-agent.mjs')] });
+    c = await SimCluster.up({ manifestsDir: dir, agents: true, agentCommand: ['node', path.join(dir, 'fake-agent.mjs')], controller: false });
   });
   after(async () => {
     const id = c?.clusterId;
