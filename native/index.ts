@@ -68,11 +68,14 @@ export interface ConnEvent {
   durationUs: number;
   /** close reason, a stable code (docs/errors.md "close reasons"); '' on open */
   reason: string;
-  /** 'namespace/name' when the original destination was a Service VIP, else '' */
-  service?: string;
-  /** the endpoint actually connected (the original destination unless a Service), '' if none */
-  upstreamIp?: string;
-  upstreamPort?: number;
+  /** 'namespace/name' when the original destination was a Service VIP:port (outbound), else ''
+   *  (also set on a MESH_ERR_NO_ENDPOINTS close) */
+  service: string;
+  /** the endpoint actually connected: a Service's endpoint, else the original destination;
+   *  '' when no upstream connect succeeded (denied, connect failed) */
+  upstreamIp: string;
+  /** port of `upstreamIp`; 0 when it is '' */
+  upstreamPort: number;
 }
 
 export interface RawVerdict {
@@ -81,9 +84,11 @@ export interface RawVerdict {
   upstreamIp: string;
   upstreamPort: number;
   bindIp: string;
-  /** 'namespace/name' when the destination is a Service VIP:port, else '' */
+  /** 'namespace/name' when the destination is a Service VIP:port (outbound only), else ''.
+   *  Forward: upstreamIp/upstreamPort stay the VIP (the endpoint is picked per connection);
+   *  deny MESH_ERR_NO_ENDPOINTS: the service that has none */
   service: string;
-  /** candidate endpoints of that service */
+  /** distinct candidate endpoints of that service (0 when not a service) */
   endpoints: number;
 }
 

@@ -24,17 +24,21 @@ export interface TableWorkload {
 export interface TableEndpoint {
   /** endpoint pod IPv4 */
   readonly ip: string;
-  /** target port, resolved */
+  /** target port, resolved (1..65535) */
   readonly port: number;
 }
 
 /** One TCP port of a Service with a virtual IP: outbound connections to vip:port go to an endpoint. */
 export interface TableService {
-  /** namespace/name, for metrics and logs */
+  /** "namespace/name" (one slash, both parts non-empty, no spaces): the `service` of verdicts,
+   *  connection events and metrics */
   readonly name: string;
+  /** the Service's virtual (cluster) IPv4 */
   readonly vip: string;
+  /** the Service port (1..65535); vip:port must be unique in the table */
   readonly port: number;
-  /** ready endpoints; none → the connection is denied with MESH_ERR_NO_ENDPOINTS */
+  /** ready endpoints; none → the connection is denied with MESH_ERR_NO_ENDPOINTS. An ip:port
+   *  listed twice counts once (native picks among distinct endpoints) */
   readonly endpoints: readonly TableEndpoint[];
 }
 

@@ -74,7 +74,7 @@ export class AgentMetrics {
       src_workload: src?.name ?? 'unknown',
       dst_namespace: dst?.namespace ?? 'unknown',
       dst_workload: dst?.name ?? 'unknown',
-      dst_service: e.service ?? '',
+      dst_service: e.service,
     };
   }
 

@@ -47,7 +47,9 @@ function endpointsFor(res: ClusterResources, svc: Service, portIdx: number, pods
       if (port !== undefined) out.push({ ip: pod.podIP, port, node: pod.nodeName, pod: pod.name });
     }
   }
-  return out.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
+  // EndpointSlices may list one address twice; an endpoint counts once (the native table agrees)
+  const unique = new Map(out.map((e) => [`${e.ip}:${e.port}`, e]));
+  return [...unique.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
 }
 
 /** Every config resource of the cluster; per-node selection happens in model.ts. */

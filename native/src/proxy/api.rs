@@ -15,6 +15,7 @@ use napi_derive::napi;
 use super::engine::{Config, Engine};
 use super::events::{Event, Kind, Sink};
 use super::relay::Mode;
+use super::services::NO_ENDPOINTS;
 use super::table::{Decision, Direction, Table};
 use crate::errors::{err, guard, Code, Result};
 
@@ -226,15 +227,20 @@ fn verdict(d: Decision) -> ProxyVerdict {
                 .map_or_else(String::new, |s| s.name.to_string()),
             endpoints: service.as_ref().map_or(0, |s| s.endpoints.len() as u32),
         },
-        Decision::Deny(code) => ProxyVerdict {
-            action: "deny".into(),
-            reason: code.to_string(),
-            upstream_ip: String::new(),
-            upstream_port: 0,
-            bind_ip: String::new(),
-            service: String::new(),
-            endpoints: 0,
-        },
+        Decision::Deny(code) => deny(&code, ""),
+        Decision::NoEndpoints(s) => deny(NO_ENDPOINTS, &s.name),
+    }
+}
+
+fn deny(reason: &str, service: &str) -> ProxyVerdict {
+    ProxyVerdict {
+        action: "deny".into(),
+        reason: reason.to_string(),
+        upstream_ip: String::new(),
+        upstream_port: 0,
+        bind_ip: String::new(),
+        service: service.to_string(),
+        endpoints: 0,
     }
 }
 

@@ -16,7 +16,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use super::engine::Shared;
 use super::events::{Event, Kind, Reason};
 use super::relay::{relay, CloseReason, Tally};
-use super::services::ServiceRoute;
+use super::services::{ServiceRoute, NO_ENDPOINTS};
 use super::table::{Decision, Direction};
 
 /// Per-connection state (kept small: see the size test).
@@ -114,6 +114,12 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
             st.reason = Reason::Denied(code);
             return;
         }
+        Decision::NoEndpoints(svc) => {
+            st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+            st.reason = Reason::Denied(Arc::from(NO_ENDPOINTS));
+            st.service = Some(svc);
+            return;
+        }
         Decision::Forward {
             upstream,
             bind_ip,
@@ -130,7 +136,7 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         )
         .await
         .map(|s| (s, upstream)),
-        Some(svc) => connect_service(&st.shared, bind_ip, svc).await,
+        Some(svc) => connect_service(&st.shared, bind_ip, svc, &mut Vec::new()).await,
     };
     st.service = service;
     match connected {
@@ -157,35 +163,42 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
     }
 }
 
-/// Connects to one of a Service's endpoints: power of two choices over open connections; an
-/// endpoint that fails is skipped and another tried, until one connects, all were tried or the
-/// connect timeout is spent. A success is counted open in the balancer (released on drop).
+/// Connects to one of a Service's endpoints: power of two choices over open connections, the
+/// pick counted open at once (so concurrent connects see it). An endpoint that fails (refused,
+/// unreachable, reset) is pushed onto `tried` and another is picked among the rest, until one
+/// connects, all were tried or the connect timeout is spent; the error is then the last one
+/// (`connect_timeout` when the budget ran out in a connect). A success stays counted open in the
+/// balancer until the connection releases it.
 pub async fn connect_service(
     shared: &Shared,
     bind_ip: Ipv4Addr,
     svc: &ServiceRoute,
+    tried: &mut Vec<SocketAddrV4>,
 ) -> Result<(TcpStream, SocketAddrV4), CloseReason> {
     let deadline = Instant::now() + shared.connect_timeout;
-    let mut tried: Vec<SocketAddrV4> = Vec::new();
     let mut last = CloseReason::ConnectError;
-    while let Some(ep) = shared.balancer.pick(&svc.endpoints, &tried) {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(CloseReason::ConnectTimeout);
+            return Err(if tried.is_empty() {
+                CloseReason::ConnectTimeout
+            } else {
+                last
+            });
         }
+        let Some(claim) = shared.balancer.claim(&svc.endpoints, tried) else {
+            return Err(last);
+        };
+        let ep = claim.endpoint();
         match connect(bind_ip, ep, shared.transparent, left).await {
-            Ok(s) => {
-                shared.balancer.acquire(ep);
-                return Ok((s, ep));
-            }
-            Err(CloseReason::ConnectTimeout) => return Err(CloseReason::ConnectTimeout),
+            Ok(s) => return Ok((s, claim.keep())),
             Err(r) => {
+                // dropping the claim uncounts the failed endpoint
                 last = r;
                 tried.push(ep);
             }
         }
     }
-    Err(last)
 }
 
 /// Asks the kernel to pick the source port at connect() time (by 4-tuple), not at bind(), so

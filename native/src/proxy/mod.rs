@@ -5,7 +5,8 @@
 //!
 //! Layout: `api` (napi surface) → `engine` (runtime, shared state, start/close) → `listener`
 //! (accept loops) → `conn` (decide, connect, relay, report) → `relay` + `splice` (bytes);
-//! `table` (parse + decide, shared with `evaluate()`), `events` (bounded queue + flusher).
+//! `table` (parse + decide, shared with `evaluate()`), `services` (Service VIP:port routes and
+//! the power-of-two-choices balancer `conn` connects through), `events` (bounded queue + flusher).
 //!
 //! Runtime sizing: a fixed [`WORKERS`] = 2 worker threads. The target nodes have 2 vCPUs and the
 //! relay is syscall-bound (splice moves no bytes through user space), so two workers saturate the

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::services::{self, ServiceRoute, NO_ENDPOINTS};
+use super::services::{self, ServiceRoute};
 
 /// Close reason of a connection whose original destination is this node (or loopback).
 pub const DIRECT_CONNECT: &str = "MESH_ERR_DIRECT_CONNECT";
@@ -85,6 +85,9 @@ pub enum Decision {
     },
     /// Reset the client; the reason is a MESH_ERR_* code.
     Deny(Arc<str>),
+    /// Reset the client with MESH_ERR_NO_ENDPOINTS: the destination is this Service's VIP:port
+    /// and it has no endpoint (the verdict and the close event name the service).
+    NoEndpoints(Arc<ServiceRoute>),
 }
 
 /// A validated, immutable decision table. Swapped whole by `setTable`.
@@ -96,7 +99,6 @@ pub struct Table {
     workloads: HashMap<Ipv4Addr, Entry>,
     services: HashMap<SocketAddrV4, Arc<ServiceRoute>>,
     direct: Arc<str>,
-    no_endpoints: Arc<str>,
 }
 
 impl Table {
@@ -114,7 +116,6 @@ impl Table {
             workloads: HashMap::new(),
             services: HashMap::new(),
             direct: Arc::from(DIRECT_CONNECT),
-            no_endpoints: Arc::from(NO_ENDPOINTS),
         }
     }
 
@@ -123,8 +124,10 @@ impl Table {
         self.workloads.len()
     }
 
-    /// Decides a captured connection. `own_ports` are the proxy's listener ports: a destination
-    /// on one of them is a direct connection too, whatever the table says (loop guard).
+    /// Decides a captured connection, in order: loopback, local or proxy-port destination →
+    /// direct (`own_ports` are the listeners' ports: the loop guard); the workload verdict (by
+    /// source outbound, by destination inbound); then an outbound destination equal to a
+    /// Service's VIP:port routes to that service, or is denied when it has no endpoint.
     pub fn decide(
         &self,
         dir: Direction,
@@ -146,8 +149,8 @@ impl Table {
                 Direction::Outbound => self.services.get(&dst).cloned(),
                 Direction::Inbound => None,
             };
-            if service.as_ref().is_some_and(|s| s.endpoints.is_empty()) {
-                return Decision::Deny(self.no_endpoints.clone());
+            if let Some(s) = service.as_ref().filter(|s| s.endpoints.is_empty()) {
+                return Decision::NoEndpoints(s.clone());
             }
             Decision::Forward {
                 upstream: dst,
@@ -201,7 +204,6 @@ impl Table {
             workloads,
             services,
             direct: Arc::from(DIRECT_CONNECT),
-            no_endpoints: Arc::from(NO_ENDPOINTS),
         })
     }
 }
