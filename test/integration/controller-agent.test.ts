@@ -153,6 +153,7 @@ describe('controller ⇄ agent over gRPC', { timeout: 60_000 }, () => {
   });
 
   test('an agent started while the controller is down runs on its cached config', async () => {
+    await sleep(400); // the cache write trails the last ACK by up to 200 ms
     const b = new Agent('127.0.0.1:1', 'node-a', 'tok-a', path.join(state, 'a'));
     await b.start();
     assert.ok(b.cfg, 'config loaded from disk before any controller answered');

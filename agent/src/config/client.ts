@@ -35,7 +35,9 @@ export class ControllerFeed implements ConfigFeed {
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  #stats = { connects: 0, updates: 0, acks: 0, nacks: 0, fromCache: false };
+  #stats = { connects: 0, updates: 0, acks: 0, nacks: 0, fromCache: false, cacheWrites: 0 };
+  /** pending cache write: a burst of ACKs costs one write of the whole config (bench/scale) */
+  #saveTimer: NodeJS.Timeout | undefined;
 
   constructor(o: ControllerFeedOptions) {
     this.#o = o;
@@ -138,6 +140,21 @@ export class ControllerFeed implements ConfigFeed {
     this.#attempt = 0;
     this.#lastError = undefined;
     call.write({ ack: { version: u.version } });
+    this.#scheduleSave();
+  }
+
+  /** Writes the cache at most every 200 ms; close() flushes a pending write. */
+  #scheduleSave(): void {
+    if (this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => this.#flushSave(), 200);
+    this.#saveTimer.unref();
+  }
+
+  #flushSave(): void {
+    if (!this.#saveTimer) return;
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
+    this.#stats.cacheWrites++;
     this.#saveCache(this.#o.current());
   }
 
@@ -146,6 +163,7 @@ export class ControllerFeed implements ConfigFeed {
   }
 
   close(): void {
+    this.#flushSave();
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#call?.cancel();
