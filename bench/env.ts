@@ -19,7 +19,8 @@ export interface BenchConfig {
   readonly snapshot: boolean;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+/** An integer knob from the environment, with its default and range (shared with bench/scale). */
+export function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
   const v = Number(raw);

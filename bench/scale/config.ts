@@ -3,6 +3,7 @@
 
 import type { ClusterShape } from './generate.js';
 import type { SourceKind } from './protocol.js';
+import { int } from '../env.js';
 
 export interface ScaleConfig {
   readonly shape: ClusterShape;
@@ -23,14 +24,6 @@ export interface ScaleConfig {
   readonly agentCache: boolean;
   /** V8 CPU profiles of the controller during the initial sync and the changes */
   readonly profile: boolean;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name}=${raw}: expected an integer from ${min} to ${max}`);
-  return v;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
