@@ -67,9 +67,24 @@ export interface ConfigUpdate {
   readonly removes: readonly ResourceRef[];
 }
 
+/** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
+export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
+export const DEFAULT_INBOUND_POLICIES: readonly DefaultInboundPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
+
+/** Mesh-wide settings every agent gets: the trust bundle of the CA and the default inbound policy. */
+export interface MeshCfg {
+  readonly trustDomain: string;
+  /** PEM trust anchors (self-signed roots); more than one during a rotation */
+  readonly trustAnchors: readonly string[];
+  /** cluster-wide default; a namespace may override it by annotation */
+  readonly defaultInboundPolicy: DefaultInboundPolicy;
+}
+
 /** What an agent holds: every resource of its view, by type then key. */
 export interface NodeConfig {
   readonly version: number;
+  /** absent until the controller (or standalone mode) sends the mesh settings */
+  readonly mesh?: MeshCfg;
   readonly workloads: ReadonlyMap<string, WorkloadCfg>;
   readonly peers: ReadonlyMap<string, PeerCfg>;
   readonly services: ReadonlyMap<string, ServiceCfg>;
