@@ -1,7 +1,7 @@
 /* nodemesh tc_steer: TCX ingress program on every interface of a node's network namespace.
  * Packets of sockets that already live in the node (the proxy's) are assigned to them; a pure SYN
  * from an enrolled pod is assigned to the outbound listener, one to an enrolled pod to the inbound
- * listener. Everything else passes (fail open), except an enrolled SYN with no listener (fail closed). */
+ * listener (or, for its port 15008, to the HBONE tunnel listener). Everything else passes (fail open), except an enrolled SYN with no listener (fail closed). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -191,8 +191,12 @@ int tc_steer(struct __sk_buff *skb)
 		return pass(MESH_CNT_PASS_LOCAL);
 	if (captured(f.tuple.ipv4.saddr))
 		return steer(skb, &f, MESH_PORT_OUTBOUND, MESH_CNT_STEER_OUTBOUND);
-	if (captured(f.tuple.ipv4.daddr))
+	if (captured(f.tuple.ipv4.daddr)) {
+		/* A peer node proxy (or ztunnel) dials <pod IP>:15008 for an HBONE tunnel. */
+		if (f.tuple.ipv4.dport == bpf_htons(MESH_PORT_TUNNEL))
+			return steer(skb, &f, MESH_PORT_TUNNEL, MESH_CNT_STEER_TUNNEL);
 		return steer(skb, &f, MESH_PORT_INBOUND, MESH_CNT_STEER_INBOUND);
+	}
 	return pass(MESH_CNT_PASS_NOT_ENROLLED);
 }
 

@@ -29,5 +29,6 @@ export const COUNTER_NAMES = [
   'drop_no_listener',
   'err_assign',
   'err_malformed',
+  'steer_tunnel',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -46,7 +46,8 @@ enum mesh_counter {
 	MESH_CNT_DROP_NO_LISTENER = 7, /* enrolled SYN but no proxy listener (agent restarting) */
 	MESH_CNT_ERR_ASSIGN = 8,       /* bpf_sk_assign failed */
 	MESH_CNT_ERR_MALFORMED = 9,    /* truncated headers */
-	MESH_CNT_MAX = 10,
+	MESH_CNT_STEER_TUNNEL = 10,    /* SYN to an enrolled pod's port 15008 (HBONE), assigned to :15008 */
+	MESH_CNT_MAX = 11,
 };
 
 #endif

@@ -31,11 +31,12 @@
 static const char *counter_names[MESH_CNT_MAX] = {
 	"steer_outbound", "steer_inbound",  "assign_existing", "pass_not_tcp",  "pass_not_enrolled",
 	"pass_local",     "pass_not_syn",   "drop_no_listener", "err_assign",   "err_malformed",
+	"steer_tunnel",
 };
 
 static int prog_fd, workloads_fd, local_fd, counters_fd, ncpus;
 static int passed, failed;
-static int listen_fds[2] = {-1, -1};
+static int listen_fds[3] = {-1, -1, -1};
 
 /* Addresses used by the cases (host order, converted on use). */
 #define POD_A 0x0ac8010a   /* 10.200.1.10, enrolled */
@@ -94,7 +95,7 @@ static int tcp_listen(__u32 addr, int port, bool transparent)
 
 static void proxy_listeners(bool up)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (listen_fds[i] >= 0)
 			close(listen_fds[i]);
 		listen_fds[i] = -1;
@@ -102,6 +103,7 @@ static void proxy_listeners(bool up)
 	if (up) {
 		listen_fds[0] = tcp_listen(INADDR_ANY, MESH_PORT_OUTBOUND, true);
 		listen_fds[1] = tcp_listen(INADDR_ANY, MESH_PORT_INBOUND, true);
+		listen_fds[2] = tcp_listen(INADDR_ANY, MESH_PORT_TUNNEL, true);
 	}
 }
 
@@ -397,6 +399,19 @@ int main(int argc, char **argv)
 	check("outbound SYN does not use the :15006 listener",
 	      &(struct pkt){.saddr = POD_A, .daddr = POD_X, .sport = 40023, .dport = 80, .tcp_flags = F_SYN},
 	      NO_LISTENER);
+	check("SYN to an enrolled pod's port 15008 does not use the :15006 listener",
+	      &(struct pkt){.saddr = POD_X, .daddr = POD_A, .sport = 40025, .dport = MESH_PORT_TUNNEL, .tcp_flags = F_SYN},
+	      NO_LISTENER);
+	proxy_listeners(false);
+	listen_fds[2] = tcp_listen(INADDR_ANY, MESH_PORT_TUNNEL, true);
+	check("SYN to an enrolled pod's port 15008 finds the :15008 tunnel listener",
+	      &(struct pkt){.saddr = POD_X, .daddr = POD_A, .sport = 40026, .dport = MESH_PORT_TUNNEL, .tcp_flags = F_SYN},
+	      ASSIGN_TRIED);
+	check("SYN to an enrolled pod's other ports does not use the :15008 listener",
+	      &(struct pkt){.saddr = POD_X, .daddr = POD_A, .sport = 40027, .dport = 80, .tcp_flags = F_SYN},
+	      NO_LISTENER);
+	proxy_listeners(false);
+	listen_fds[1] = tcp_listen(INADDR_ANY, MESH_PORT_INBOUND, true);
 	check("SYN between two enrolled pods is outbound first (source wins)",
 	      &(struct pkt){.saddr = POD_A, .daddr = POD_C, .sport = 40024, .dport = 80, .tcp_flags = F_SYN},
 	      NO_LISTENER);

@@ -23,7 +23,8 @@ pub const MESH_CNT_PASS_NOT_SYN: u32 = 6;
 pub const MESH_CNT_DROP_NO_LISTENER: u32 = 7;
 pub const MESH_CNT_ERR_ASSIGN: u32 = 8;
 pub const MESH_CNT_ERR_MALFORMED: u32 = 9;
-pub const MESH_CNT_MAX: u32 = 10;
+pub const MESH_CNT_STEER_TUNNEL: u32 = 10;
+pub const MESH_CNT_MAX: u32 = 11;
 
 /// Map names in the object; each is pinned at `<pin_dir>/<name>`.
 pub const MAP_WORKLOADS: &str = "mesh_workloads";
@@ -186,6 +187,7 @@ mod tests {
             ("MESH_CNT_DROP_NO_LISTENER", MESH_CNT_DROP_NO_LISTENER),
             ("MESH_CNT_ERR_ASSIGN", MESH_CNT_ERR_ASSIGN),
             ("MESH_CNT_ERR_MALFORMED", MESH_CNT_ERR_MALFORMED),
+            ("MESH_CNT_STEER_TUNNEL", MESH_CNT_STEER_TUNNEL),
             ("MESH_CNT_MAX", MESH_CNT_MAX),
         ]
         .into_iter()
