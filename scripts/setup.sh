@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client tcpdump curl)
+APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client tcpdump curl openssl)
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 missing=()
@@ -25,6 +25,12 @@ fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 command -v cargo >/dev/null 2>&1 || { echo "MESH_ERR_NO_TOOL: cargo not found; install Rust with rustup" >&2; exit 1; }
+
+# Python's h2 (PyPI): an HTTP/2 client that is not ours, for the HBONE wire-format tests.
+if ! python3 -c 'import h2' >/dev/null 2>&1; then
+  step "pip install h2 (HBONE interop tests)"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore h2
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci"

@@ -3,7 +3,7 @@
 // and exactly why not. Pure: the workload indexes are kept stable by the caller's IndexAllocator.
 
 import type { EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
-import { PORT_INBOUND, PORT_OUTBOUND } from '../../../common/layout.js';
+import { PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL } from '../../../common/layout.js';
 
 export type { EnrollmentReason };
 
@@ -21,7 +21,7 @@ export interface Workload {
   readonly index: number;
 }
 
-export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean }
+export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean; readonly node: string }
 
 export interface NodeView {
   readonly nodeName: string;
@@ -63,7 +63,7 @@ export function buildNodeView(
   nodeName: string,
   localAddrs: readonly string[],
   indexes: IndexAllocator,
-  proxyPorts: readonly number[] = [PORT_OUTBOUND, PORT_INBOUND],
+  proxyPorts: readonly number[] = [PORT_OUTBOUND, PORT_INBOUND, PORT_TUNNEL],
 ): NodeView {
   const local: Workload[] = [];
   for (const [key, w] of cfg.workloads) {
@@ -76,7 +76,7 @@ export function buildNodeView(
   indexes.retain(new Set(local.map((w) => w.key)));
   local.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const byIp = new Map<string, PeerRef>();
-  for (const p of cfg.peers.values()) byIp.set(p.ip, { namespace: p.namespace, name: p.name, identity: p.identity, meshed: p.meshed });
+  for (const p of cfg.peers.values()) byIp.set(p.ip, { namespace: p.namespace, name: p.name, identity: p.identity, meshed: p.meshed, node: p.node });
   const services = [...cfg.services.entries()].filter(([, s]) => s.vip !== '').sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s);
   return { nodeName, version: cfg.version, local, byIp, services, localAddrs: [...localAddrs].sort(), proxyPorts };
 }
