@@ -67,6 +67,12 @@ export const COMMANDS: readonly Command[] = [
     load: async () => (await import('./agent.js')).agentRun,
   },
   {
+    words: ['identity', 'show'],
+    usage: 'nodemesh identity show (--node NODE [--cluster ID] | --admin http://HOST:15020) [-o json]',
+    summary: "list a node's workload identities: SPIFFE ID, certificate serial, expiry, state (never keys)",
+    load: async () => (await import('./identity.js')).identityShow,
+  },
+  {
     words: ['demo'],
     usage: 'nodemesh demo [--manifests DIR]',
     summary: 'bring up the example cluster with agents, show meshed and unmeshed traffic and metrics, tear down',

@@ -1,6 +1,6 @@
 // A TCP client/server for the netns end-to-end tests, run inside pod namespaces. Each mode prints
 // one JSON line with what it measured (bytes, checksums, timings) so tests assert on real traffic.
-// Modes: stall-server, halfclose, bulk, concurrent, push, loop, services.
+// Modes: stall-server, halfclose, bulk, concurrent, push, loop, services, probe.
 
 import net from 'node:net';
 import { createHash } from 'node:crypto';
@@ -154,8 +154,28 @@ async function main(): Promise<void> {
       out({ ok: true, pods });
       return;
     }
+    case 'probe': {
+      // one connection to an echo server carrying `text`: prints whether the echo came back, or
+      // the error (a denial resets the connection); never exits non-zero for a refused connection
+      const text = args[2] ?? 'probe';
+      try {
+        const s = await connect(args[0]!, Number(args[1]));
+        const got = await new Promise<string>((resolve, reject) => {
+          let b = '';
+          s.on('data', (d: Buffer) => { b += d.toString(); });
+          s.on('end', () => resolve(b));
+          s.on('error', reject);
+          s.setTimeout(Number(args[3] ?? 5000), () => s.destroy(new Error('timeout')));
+          s.end(text);
+        });
+        out({ ok: got === text, echoed: got });
+      } catch (e) {
+        out({ ok: false, error: (e as NodeJS.ErrnoException).code ?? String(e) });
+      }
+      return;
+    }
     default:
-      fail(`unknown mode ${mode}; modes: stall-server, halfclose, bulk, concurrent, push`);
+      fail(`unknown mode ${mode}; modes: stall-server, halfclose, bulk, concurrent, push, loop, services, probe`);
   }
 }
 
