@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   MESH_ERR_KUBE_API_MISSING: 'the Kubernetes API server does not serve a resource type (HTTP 404, e.g. a CRD not installed)',
   MESH_ERR_KUBE_API: 'a Kubernetes API request failed (5xx, connection, timeout); it is retried with backoff',
   MESH_ERR_KUBE_WATCH: 'a Kubernetes watch stream broke (cut mid-event, malformed line, error event); it is resumed',
+  MESH_ERR_CA: 'the mesh CA could not be loaded, generated, stored or used to sign',
+  MESH_ERR_CSR_INVALID: 'a certificate signing request was rejected (parse, signature, key type or subject alternative names)',
+  MESH_ERR_CSR_FORBIDDEN: 'a node asked for the certificate of an identity none of its pods runs as',
+  MESH_ERR_CSR_RATE_LIMITED: 'a node sent certificate requests faster than its rate limit',
+  MESH_ERR_CERT: 'an agent could not obtain or renew a workload certificate',
 } as const;
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;
