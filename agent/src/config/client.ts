@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigServiceClient, fromWire, grpc } from '../../../controller/src/grpc/index.js';
 import type { ConfigResource, ConfigUpdate, NodeConfig } from '../../../controller/src/views/index.js';
+import { MESH_KEY } from '../../../controller/src/views/index.js';
 import type { ApplyFn, ConfigFeed, FeedStatus } from './feed.js';
 import type { Logger } from '../telemetry/index.js';
 
@@ -81,6 +82,7 @@ export class ControllerFeed implements ConfigFeed {
       ...[...cfg.services].map(([key, value]) => ({ type: 'service' as const, key, value })),
       ...[...cfg.routes].map(([key, value]) => ({ type: 'route' as const, key, value })),
       ...[...cfg.policies].map(([key, value]) => ({ type: 'policy' as const, key, value })),
+      ...(cfg.mesh ? [{ type: 'mesh' as const, key: MESH_KEY, value: cfg.mesh }] : []),
     ];
     try {
       mkdirSync(this.#o.stateDir, { recursive: true });

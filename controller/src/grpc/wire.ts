@@ -2,10 +2,11 @@
 // camelCase fields). fromWire validates every field and throws MESH_ERR_CONFIG with a field path,
 // so a malformed update is NACKed by the agent and never reaches the data path.
 
+import { X509Certificate } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { MeshError } from '../../../common/errors.js';
-import type { ConfigResource, ConfigUpdate, EndpointCfg, EnrollmentReason, ResourceRef, ResourceType } from '../views/index.js';
-import { RESOURCE_TYPES } from '../views/index.js';
+import type { ConfigResource, ConfigUpdate, DefaultInboundPolicy, EndpointCfg, EnrollmentReason, MeshCfg, ResourceRef, ResourceType } from '../views/index.js';
+import { DEFAULT_INBOUND_POLICIES, MESH_KEY, RESOURCE_TYPES } from '../views/index.js';
 
 type W = Record<string, unknown>;
 const REASONS: readonly EnrollmentReason[] = ['enrolled', 'namespace-not-meshed', 'namespace-missing', 'opted-out', 'no-pod-ip'];
@@ -31,6 +32,7 @@ export function toWire(u: ConfigUpdate, sentAtMs = Date.now()): W {
         case 'service': return { key: r.key, service: r.value };
         case 'route': return { key: r.key, route: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
         case 'policy': return { key: r.key, policy: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
+        case 'mesh': return { key: r.key, mesh: { trustDomain: r.value.trustDomain, trustAnchors: [...r.value.trustAnchors], defaultInboundPolicy: r.value.defaultInboundPolicy } };
       }
     }),
   };
@@ -39,6 +41,31 @@ export function toWire(u: ConfigUpdate, sentAtMs = Date.now()): W {
 function endpoint(v: unknown, p: string): EndpointCfg {
   const e = o(v, p);
   return { ip: ip(e.ip, `${p}.ip`), port: port(e.port, `${p}.port`), node: s(e.node, `${p}.node`, true), pod: s(e.pod, `${p}.pod`, true) };
+}
+
+const TRUST_DOMAIN = /^[a-z0-9]([a-z0-9._-]{0,253}[a-z0-9])?$/;
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n?$/;
+
+/** The mesh settings: a trust domain, at least one self-signed CA anchor, a known default policy. */
+function mesh(v: unknown, key: string, p: string): MeshCfg {
+  if (key !== MESH_KEY) bad(`${p}.key`, `the mesh resource's key must be "${MESH_KEY}", got ${JSON.stringify(key)}`);
+  const m = o(v, `${p}.mesh`);
+  const trustDomain = s(m.trustDomain, `${p}.mesh.trustDomain`);
+  if (!TRUST_DOMAIN.test(trustDomain)) bad(`${p}.mesh.trustDomain`, `${JSON.stringify(trustDomain)} is not a trust domain (lowercase letters, digits, '.', '-', '_')`);
+  const anchors = Array.isArray(m.trustAnchors) ? m.trustAnchors : [];
+  if (anchors.length === 0) bad(`${p}.mesh.trustAnchors`, 'must hold at least one PEM certificate');
+  const trustAnchors = anchors.map((a, i) => {
+    const ap = `${p}.mesh.trustAnchors[${i}]`;
+    if (typeof a !== 'string' || !PEM_CERT.test(a.trim() + '\n')) bad(ap, 'must be one PEM "CERTIFICATE" block');
+    let c: X509Certificate;
+    try { c = new X509Certificate(a); } catch { return bad(ap, 'does not parse as an X.509 certificate'); }
+    if (!c.ca) bad(ap, `${c.subject} is not a CA certificate`);
+    if (!c.checkIssued(c) || !c.verify(c.publicKey)) bad(ap, `${c.subject} is not self-signed (anchors are roots)`);
+    return a;
+  });
+  const policy = m.defaultInboundPolicy as DefaultInboundPolicy;
+  if (!DEFAULT_INBOUND_POLICIES.includes(policy)) bad(`${p}.mesh.defaultInboundPolicy`, `unknown policy ${JSON.stringify(m.defaultInboundPolicy)} (one of ${DEFAULT_INBOUND_POLICIES.join(', ')})`);
+  return Object.freeze({ trustDomain, trustAnchors: Object.freeze(trustAnchors), defaultInboundPolicy: policy });
 }
 
 function resource(v: unknown, p: string): ConfigResource {
@@ -78,6 +105,8 @@ function resource(v: unknown, p: string): ConfigResource {
       try { value = JSON.parse(s(d.json, `${p}.${r.kind}.json`)); } catch (e) { if (e instanceof MeshError) throw e; bad(`${p}.${r.kind}.json`, 'is not JSON'); }
       return r.kind === 'route' ? { type: 'route', key, value: value as never } : { type: 'policy', key, value: value as never };
     }
+    case 'mesh':
+      return { type: 'mesh', key, value: mesh(r.mesh, key, p) };
     default:
       return bad(`${p}`, `unknown resource kind ${JSON.stringify(r.kind)}`);
   }

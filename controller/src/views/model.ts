@@ -1,11 +1,12 @@
 // The versioned config model: holds every derived resource once, diffs each new cluster snapshot
 // against the previous one (one comparison per resource, shared by all nodes), and cuts per-node
-// views and deltas from it: a node gets its own workloads in full plus peers, services, routes and
-// policies. A pod change costs one small delta fanned out, never a per-node rebuild.
+// views and deltas from it: a node gets its own workloads in full plus peers, services, routes,
+// policies and the mesh settings (trust bundle). A pod change costs one small delta fanned out, never a per-node rebuild.
 
+import { MeshError } from '../../../common/errors.js';
 import type { ClusterResources } from '../model/index.js';
 import { deriveResources } from './derive.js';
-import type { ConfigResource, ConfigUpdate, NodeConfig, ResourceRef, ResourceType } from './types.js';
+import { MESH_KEY, type ConfigResource, type ConfigUpdate, type MeshCfg, type NodeConfig, type ResourceRef, type ResourceType } from './types.js';
 
 interface Entry { readonly res: ConfigResource; readonly json: string }
 
@@ -24,9 +25,37 @@ export class ConfigModel {
   readonly trustDomain: string;
   #entries = new Map<string, Entry>();
   #version = 0;
+  /** the mesh resource (trust bundle, default policy), carried into every version */
+  #mesh: Entry | undefined;
+  /** node → identity → number of that node's workloads running as it (for the CA) */
+  #identities = new Map<string, Map<string, number>>();
 
-  constructor(trustDomain = 'cluster.local') {
+  constructor(trustDomain = 'cluster.local', mesh?: MeshCfg) {
     this.trustDomain = trustDomain;
+    if (mesh) this.#mesh = this.#meshEntry(mesh);
+  }
+
+  #meshEntry(mesh: MeshCfg): Entry {
+    if (mesh.trustDomain !== this.trustDomain) throw new MeshError('MESH_ERR_CONFIG', `the mesh settings name trust domain "${mesh.trustDomain}" but the model derives identities in "${this.trustDomain}"; pass one --trust-domain`);
+    const res: ConfigResource = { type: 'mesh', key: MESH_KEY, value: mesh };
+    return { res, json: JSON.stringify(mesh) };
+  }
+
+  /** Replaces the mesh settings (e.g. a trust anchor rotation); returns the delta for every node. */
+  setMesh(mesh: MeshCfg): ModelDelta | undefined {
+    this.#mesh = this.#meshEntry(mesh);
+    const next = new Map(this.#entries);
+    next.set(id('mesh', MESH_KEY), this.#mesh);
+    return this.#commit(next);
+  }
+
+  get mesh(): MeshCfg | undefined {
+    return this.#mesh?.res.type === 'mesh' ? this.#mesh.res.value : undefined;
+  }
+
+  /** Does a workload scheduled on `node` run as `identity`? (The CA signs only for those.) */
+  nodeHasIdentity(node: string, identity: string): boolean {
+    return (this.#identities.get(node)?.get(identity) ?? 0) > 0;
   }
 
   get version(): number {
@@ -37,6 +66,11 @@ export class ConfigModel {
   update(res: ClusterResources): ModelDelta | undefined {
     const next = new Map<string, Entry>();
     for (const r of deriveResources(res, this.trustDomain)) next.set(id(r.type, r.key), { res: r, json: JSON.stringify(r.value) });
+    if (this.#mesh) next.set(id('mesh', MESH_KEY), this.#mesh);
+    return this.#commit(next);
+  }
+
+  #commit(next: Map<string, Entry>): ModelDelta | undefined {
     const upserts: ConfigResource[] = [];
     const removes: ResourceRef[] = [];
     const workloadRemovals = new Map<string, string[]>();
@@ -55,7 +89,19 @@ export class ConfigModel {
     if (upserts.length === 0 && removes.length === 0 && workloadRemovals.size === 0) return undefined;
     this.#entries = next;
     this.#version++;
+    this.#indexIdentities();
     return { version: this.#version, upserts, removes, workloadRemovals };
+  }
+
+  #indexIdentities(): void {
+    const idx = new Map<string, Map<string, number>>();
+    for (const { res } of this.#entries.values()) {
+      if (res.type !== 'workload') continue;
+      const m = idx.get(res.value.node) ?? new Map<string, number>();
+      m.set(res.value.identity, (m.get(res.value.identity) ?? 0) + 1);
+      idx.set(res.value.node, m);
+    }
+    this.#identities = idx;
   }
 
   /** The full view of one node, as the first message of its stream. */
@@ -91,9 +137,10 @@ export function applyUpdate(cfg: NodeConfig | undefined, u: ConfigUpdate): NodeC
     route: new Map(base.routes),
     policy: new Map(base.policies),
   };
-  for (const r of u.removes) maps[r.type].delete(r.key);
-  for (const r of u.upserts) (maps[r.type] as Map<string, unknown>).set(r.key, r.value);
-  return { version: u.version, workloads: maps.workload, peers: maps.peer, services: maps.service, routes: maps.route, policies: maps.policy };
+  let mesh = base.mesh;
+  for (const r of u.removes) if (r.type === 'mesh') mesh = undefined; else maps[r.type].delete(r.key);
+  for (const r of u.upserts) if (r.type === 'mesh') mesh = r.value; else (maps[r.type] as Map<string, unknown>).set(r.key, r.value);
+  return { version: u.version, ...(mesh ? { mesh } : {}), workloads: maps.workload, peers: maps.peer, services: maps.service, routes: maps.route, policies: maps.policy };
 }
 
 export function emptyConfig(): NodeConfig {
@@ -101,8 +148,8 @@ export function emptyConfig(): NodeConfig {
 }
 
 /** The config a node would receive for these resources: what standalone mode runs on. */
-export function nodeConfigFrom(res: ClusterResources, node: string, trustDomain = 'cluster.local'): NodeConfig {
-  const m = new ConfigModel(trustDomain);
+export function nodeConfigFrom(res: ClusterResources, node: string, trustDomain = 'cluster.local', mesh?: MeshCfg): NodeConfig {
+  const m = new ConfigModel(trustDomain, mesh);
   m.update(res);
   return applyUpdate(undefined, m.fullUpdate(node));
 }

@@ -52,10 +52,13 @@ export type ConfigResource =
   | { readonly type: 'peer'; readonly key: string; readonly value: PeerCfg }
   | { readonly type: 'service'; readonly key: string; readonly value: ServiceCfg }
   | { readonly type: 'route'; readonly key: string; readonly value: Route }
-  | { readonly type: 'policy'; readonly key: string; readonly value: Policy };
+  | { readonly type: 'policy'; readonly key: string; readonly value: Policy }
+  /** the mesh-wide settings: one resource, key MESH_KEY, sent to every node */
+  | { readonly type: 'mesh'; readonly key: string; readonly value: MeshCfg };
 
 export type ResourceType = ConfigResource['type'];
-export const RESOURCE_TYPES: readonly ResourceType[] = ['workload', 'peer', 'service', 'route', 'policy'];
+export const RESOURCE_TYPES: readonly ResourceType[] = ['workload', 'peer', 'service', 'route', 'policy', 'mesh'];
+export const MESH_KEY = 'mesh';
 
 export interface ResourceRef { readonly type: ResourceType; readonly key: string }
 
