@@ -1,8 +1,9 @@
 // `nodemesh controller`: runs the controller until SIGTERM/SIGINT. The source is a manifest
 // directory (the embedded default) or the Kubernetes API (a kubeconfig, or in-cluster config).
+// The mesh CA lives in --ca-dir (generated on first start) or a Secret (--ca-secret NS/NAME).
 
 import { MeshError } from '../common/errors.js';
-import { intFlag, parseFlags } from './args.js';
+import { intFlag, parseFlags, usageError } from './args.js';
 import { usageOf } from './commands.js';
 
 export async function controllerRun(argv: string[]): Promise<number> {
@@ -17,12 +18,26 @@ export async function controllerRun(argv: string[]): Promise<number> {
     'trust-domain': { type: 'string' },
     'in-cluster': { type: 'boolean' },
     'token-audience': { type: 'string' },
+    'default-inbound-policy': { type: 'string' },
+    'ca-dir': { type: 'string' },
+    'ca-secret': { type: 'string' },
+    'ca-generate': { type: 'boolean' },
+    'cert-ttl': { type: 'string' },
+    'ca-rotate': { type: 'boolean' },
+    'ca-remove-old-anchors': { type: 'boolean' },
   }, usage);
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const inCluster = values['in-cluster'] === true;
   if (!str('manifests') && !str('kubeconfig') && !inCluster) throw new MeshError('MESH_ERR_USAGE', `give --manifests DIR, --kubeconfig FILE or --in-cluster\nusage: ${usage}`);
   const grpcPort = intFlag(values, 'grpc-port', usage, { min: 0, max: 65535 });
   const adminPort = intFlag(values, 'admin-port', usage, { min: 0, max: 65535 });
+  const certTtlMs = str('cert-ttl') !== undefined ? durationMs(str('cert-ttl')!, 'cert-ttl', usage) : undefined;
+  const policy = str('default-inbound-policy');
+  const POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+  if (policy !== undefined && !(POLICIES as readonly string[]).includes(policy)) throw usageError(`--default-inbound-policy must be one of ${POLICIES.join(', ')}, got "${policy}"`, usage);
+  const caSecret = str('ca-secret');
+  if (caSecret !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(caSecret)) throw usageError(`--ca-secret must be NAMESPACE/NAME, got "${caSecret}"`, usage);
+  if (caSecret && str('ca-dir')) throw usageError('give --ca-dir or --ca-secret, not both', usage);
   let signalled = false;
   let wake: (() => void) | undefined;
   const onSignal = (): void => { signalled = true; wake?.(); };
@@ -44,6 +59,13 @@ export async function controllerRun(argv: string[]): Promise<number> {
       ...(adminPort !== undefined ? { adminPort } : {}),
       ...(str('admin-socket') ? { adminSocket: str('admin-socket')! } : {}),
       ...(str('trust-domain') ? { trustDomain: str('trust-domain')! } : {}),
+      ...(policy ? { defaultInboundPolicy: policy as (typeof POLICIES)[number] } : {}),
+      ...(str('ca-dir') ? { caDir: str('ca-dir')! } : {}),
+      ...(caSecret ? { caSecret: { namespace: caSecret.split('/')[0]!, name: caSecret.split('/')[1]!, ...(kube ?? {}) } } : {}),
+      ...(values['ca-generate'] === true ? { caGenerate: true } : {}),
+      ...(certTtlMs !== undefined ? { certTtlMs } : {}),
+      ...(values['ca-rotate'] === true ? { caRotate: true } : {}),
+      ...(values['ca-remove-old-anchors'] === true ? { caRemoveOldAnchors: true } : {}),
     });
     if (!signalled) await new Promise<void>((resolve) => { wake = resolve; });
     await handle.stop();
@@ -53,4 +75,13 @@ export async function controllerRun(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/** "24h", "90m", "3600s", "1h30m" → milliseconds (at least one minute). */
+export function durationMs(v: string, flag: string, usage: string): number {
+  const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const parts = [...v.matchAll(/(\d+)([smhd])/g)];
+  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
+  if (parts.map((p) => p[0]).join('') !== v || !(ms >= 60_000)) throw usageError(`--${flag} must be a duration of at least 1m such as 24h, 90m or 1h30m, got "${v}"`, usage);
+  return ms;
 }

@@ -1,7 +1,8 @@
 // The controller: watches the cluster through one ClusterSource (a manifest directory or the
 // Kubernetes API), keeps the versioned config model, streams each agent its node's view over gRPC
-// (15012) and serves its admin endpoint (15014). It holds no data-path state: agents keep running
-// on their last config while it is away.
+// (15012), signs workload certificates on the same port (the mesh CA) and serves its admin
+// endpoint (15014). It holds no data-path state: agents keep running on their last config (and
+// certificates) while it is away.
 
 import { pino, type Logger } from 'pino';
 import { toMeshError } from '../../common/errors.js';
@@ -12,6 +13,8 @@ import { ConfigModel } from './views/index.js';
 import { ConfigServer } from './server/config-server.js';
 import { TokenFileAuth, type NodeAuth } from './server/auth.js';
 import { ControllerMetrics } from './server/metrics.js';
+import { CaManager, CaMetrics, CertificateService, DirCaStore, MeshCA, SecretCaStore, certificateServiceDefinition, openCa, type CaStore, type RateLimitOptions, type SecretCaStoreOptions } from './ca/index.js';
+import type { DefaultInboundPolicy } from './views/index.js';
 
 export interface ControllerOptions {
   /** the cluster source; or give manifestsDir for the embedded default */
@@ -27,6 +30,23 @@ export interface ControllerOptions {
   readonly adminPort?: number;
   readonly adminSocket?: string;
   readonly trustDomain?: string;
+  /** the default inbound policy streamed to agents, default all-unauthenticated */
+  readonly defaultInboundPolicy?: DefaultInboundPolicy;
+  /** the CA: given (tests), else from caDir, else from caSecret, else generated in memory */
+  readonly ca?: CaManager | MeshCA;
+  /** state directory with ca.crt, tls.crt, tls.key; generated on first start */
+  readonly caDir?: string;
+  /** a cert-manager style Secret; generated into it only with caGenerate */
+  readonly caSecret?: SecretCaStoreOptions;
+  readonly caGenerate?: boolean;
+  /** leaf lifetime, default 24 h; notBefore skew allowance, default 5 min */
+  readonly certTtlMs?: number;
+  readonly certSkewMs?: number;
+  /** per-node CSR token bucket, default burst 200, 50/s */
+  readonly csrRateLimit?: RateLimitOptions;
+  /** at start: rotation step 1 (add an anchor + issuer) / step 2 (drop anchors not signing the issuer) */
+  readonly caRotate?: boolean;
+  readonly caRemoveOldAnchors?: boolean;
   readonly log?: Logger;
 }
 
@@ -34,7 +54,26 @@ export interface ControllerHandle {
   readonly grpcPort: number;
   readonly model: ConfigModel;
   readonly metrics: ControllerMetrics;
+  /** the mesh CA: rotate() / removeAnchors() persist and stream the new bundle to every agent */
+  readonly ca: CaManager;
   stop(): Promise<void>;
+}
+
+/** Opens the CA the options name (see ControllerOptions.ca). */
+async function openControllerCa(opts: ControllerOptions, trustDomain: string, log: Logger): Promise<CaManager> {
+  if (opts.ca instanceof CaManager) return opts.ca;
+  if (opts.ca) return new CaManager(opts.ca);
+  const caOpts = { trustDomain, ...(opts.certTtlMs !== undefined ? { certTtlMs: opts.certTtlMs } : {}), ...(opts.certSkewMs !== undefined ? { skewMs: opts.certSkewMs } : {}) };
+  let store: CaStore | undefined;
+  if (opts.caDir) store = new DirCaStore(opts.caDir);
+  else if (opts.caSecret) store = new SecretCaStore(opts.caSecret);
+  if (!store) {
+    log.warn({ code: 'MESH_ERR_CA' }, 'the mesh CA lives in memory only: every restart changes the trust anchor; pass --ca-dir DIR (or a Secret in Kubernetes) to keep it');
+    return new CaManager(await MeshCA.generate(caOpts));
+  }
+  const { ca, generated } = await openCa(store, { ...caOpts, generate: opts.caDir !== undefined || opts.caGenerate === true });
+  log.info({ store: store.where, generated, anchors: ca.anchors.length }, generated ? 'generated a new mesh CA' : 'loaded the mesh CA');
+  return new CaManager(ca, store);
 }
 
 export async function runController(opts: ControllerOptions): Promise<ControllerHandle> {
@@ -53,8 +92,25 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
   const auth = opts.auth ?? (opts.nodeTokensFile ? TokenFileAuth.fromFile(opts.nodeTokensFile) : undefined);
   if (!auth) throw toMeshError(new Error('no node credentials configured'), 'MESH_ERR_CONFIG', 'controller: pass --node-tokens FILE so agents can authenticate');
   const metrics = new ControllerMetrics();
-  const model = new ConfigModel(opts.trustDomain ?? 'cluster.local');
+  const trustDomain = opts.trustDomain ?? 'cluster.local';
+  const ca = await openControllerCa(opts, trustDomain, log);
+  if (ca.ca.trustDomain !== trustDomain) throw toMeshError(new Error(`the CA signs for "${ca.ca.trustDomain}", the model derives identities in "${trustDomain}"`), 'MESH_ERR_CONFIG', 'controller');
+  if (opts.caRotate) log.warn({ issuer: (await ca.rotate()).issuer }, 'CA rotation step 1: a new anchor and issuer; remove the old anchor (--ca-remove-old-anchors) once every certificate was renewed');
+  if (opts.caRemoveOldAnchors) log.warn({ removed: await ca.removeAnchors() }, 'CA rotation step 2: old trust anchors removed');
+  const meshCfg = () => ({ trustDomain, trustAnchors: ca.anchors, defaultInboundPolicy: opts.defaultInboundPolicy ?? 'all-unauthenticated' as const });
+  const model = new ConfigModel(trustDomain, meshCfg());
   const server = new ConfigServer(model, auth, metrics, log);
+  const caMetrics = new CaMetrics(metrics.registry);
+  ca.useMetrics(caMetrics);
+  const certs = new CertificateService({ ca: () => ca.ca, auth, directory: model, metrics: caMetrics, log, ...(opts.csrRateLimit ? { rateLimit: opts.csrRateLimit } : {}) });
+  server.addService(certificateServiceDefinition, certs.handlers());
+  ca.onChange(() => {
+    const delta = model.setMesh(meshCfg());
+    if (!delta) return;
+    metrics.modelVersion.set(delta.version);
+    server.publish(delta);
+    log.info({ version: delta.version, anchors: ca.anchors.length }, 'trust bundle changed; streamed to every agent');
+  });
   let snapshot: SourceSnapshot | undefined;
 
   const onSnapshot = (s: SourceSnapshot): void => {
@@ -76,7 +132,7 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
   const admin = new AdminServer({
     registry: metrics.registry,
     ready: () => (snapshot ? { ready: true } : { ready: false, reason: 'no cluster snapshot yet' }),
-    configDump: () => ({ version: model.version, source: source.kind, agents: server.agents(), rejected: snapshot?.problems.map(formatProblem) ?? [] }),
+    configDump: () => ({ version: model.version, source: source.kind, agents: server.agents(), rejected: snapshot?.problems.map(formatProblem) ?? [], ca: ca.info() }),
     routes: {
       '/debug/snapshot': (q) => {
         const node = q.get('node');
@@ -93,6 +149,7 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
     grpcPort,
     model,
     metrics,
+    ca,
     async stop() {
       if (stopped) return;
       stopped = true;

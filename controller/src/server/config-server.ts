@@ -40,6 +40,11 @@ export class ConfigServer {
     this.#server.addService(configServiceDefinition, { stream: (s: Stream) => this.#onStream(s) });
   }
 
+  /** Serves another gRPC service on the same server and port (the CA's CertificateService); before listen(). */
+  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    this.#server.addService(definition, implementation);
+  }
+
   /** Binds host:port (0 = any free port); returns the bound port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
