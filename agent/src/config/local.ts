@@ -1,8 +1,9 @@
 // Standalone mode: the agent reads a manifest directory itself and computes its NodeConfig with
-// the controller's own model code, so both modes run exactly the same view logic.
+// the controller's own model code, so both modes run exactly the same view logic. The mesh
+// settings come from a local CA (identity/LocalSigner.meshConfig()), so certificates still work.
 
 import { ManifestSource, type SourceSnapshot } from '../../../controller/src/sources/index.js';
-import { ConfigModel } from '../../../controller/src/views/index.js';
+import { ConfigModel, type MeshCfg } from '../../../controller/src/views/index.js';
 import { formatProblem } from '../../../controller/src/model/index.js';
 import type { ApplyFn, ConfigFeed, FeedStatus } from './feed.js';
 import type { Logger } from '../telemetry/index.js';
@@ -15,9 +16,9 @@ export class LocalFeed implements ConfigFeed {
   #lastError: string | undefined;
   #snapshot: SourceSnapshot | undefined;
 
-  constructor(dir: string, node: string, log: Logger, trustDomain = 'cluster.local') {
+  constructor(dir: string, node: string, log: Logger, trustDomain = 'cluster.local', mesh?: MeshCfg) {
     this.#source = new ManifestSource(dir);
-    this.#model = new ConfigModel(trustDomain);
+    this.#model = new ConfigModel(trustDomain, mesh);
     this.#node = node;
     this.#log = log;
   }
