@@ -34,7 +34,7 @@ export class AdminServer {
       }
       case '/ready': {
         const r = this.#src.ready();
-        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ready\n' : `not ready: ${r.reason ?? ''}\n`);
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? `ready${r.reason ? ` (${r.reason})` : ''}\n` : `not ready: ${r.reason ?? ''}\n`);
         return;
       }
       case '/live':
