@@ -59,8 +59,9 @@ function mesh(v: unknown, key: string, p: string): MeshCfg {
     if (typeof a !== 'string' || !PEM_CERT.test(a.trim() + '\n')) bad(ap, 'must be one PEM "CERTIFICATE" block');
     let c: X509Certificate;
     try { c = new X509Certificate(a); } catch { return bad(ap, 'does not parse as an X.509 certificate'); }
-    if (!c.ca) bad(ap, `${c.subject} is not a CA certificate`);
-    if (!c.checkIssued(c) || !c.verify(c.publicKey)) bad(ap, `${c.subject} is not self-signed (anchors are roots)`);
+    const subject = c.subject ? c.subject.replace(/\n/g, ', ') : 'a certificate with an empty subject';
+    if (!c.ca) bad(ap, `${subject} is not a CA certificate`);
+    if (!c.checkIssued(c) || !c.verify(c.publicKey)) bad(ap, `${subject} is not self-signed (anchors are roots)`);
     return a;
   });
   const policy = m.defaultInboundPolicy as DefaultInboundPolicy;
