@@ -61,7 +61,9 @@ interface Entry {
   queued: boolean;
   failures: number;
   lastError: string | undefined;
+  /** serial of the certificate already warned about (expiring) / announced as expired */
   warned: string | undefined;
+  expired: string | undefined;
   timer: unknown;
 }
 
@@ -101,7 +103,7 @@ export class IdentityManager {
     }
     for (const id of want) {
       if (this.#entries.has(id)) continue;
-      const e: Entry = { identity: id, cert: undefined, dueAt: this.#clock.now(), inflight: false, queued: false, failures: 0, lastError: undefined, warned: undefined, timer: undefined };
+      const e: Entry = { identity: id, cert: undefined, dueAt: this.#clock.now(), inflight: false, queued: false, failures: 0, lastError: undefined, warned: undefined, expired: undefined, timer: undefined };
       this.#entries.set(id, e);
       this.#enqueue(e);
     }
@@ -271,7 +273,23 @@ export class IdentityManager {
     if (!repeat || e.failures % 10 === 0) {
       this.#o.log.warn({ code: (err as { code?: string }).code ?? 'MESH_ERR_CERT', identity: e.identity, failures: e.failures, retryInMs: Math.round(e.dueAt - now), keeps: e.cert?.serial ?? null }, `certificate request failed: ${msg}`);
     }
+    this.#maybeWarn(e, now);
     this.#schedule(e);
+  }
+
+  /** Warns once per certificate when it enters the last `warnFraction` of its life unrenewed, and
+   *  tells the proxy (a new snapshot) once it has expired. */
+  #maybeWarn(e: Entry, now: number): void {
+    const c = e.cert;
+    if (c && now >= c.notAfterMs && e.expired !== c.serial) {
+      e.expired = c.serial;
+      this.#o.log.error({ code: 'MESH_ERR_CERT', identity: e.identity, serial: c.serial }, `the certificate of ${e.identity} expired and no renewal succeeded${e.lastError ? ` (last error: ${e.lastError})` : ''}; its pods cannot use mTLS until the controller answers`);
+      this.#emit();
+      return;
+    }
+    if (!c || e.warned === c.serial || this.#state(e, now) !== 'expiring') return;
+    e.warned = c.serial;
+    this.#o.log.warn({ code: 'MESH_ERR_CERT', identity: e.identity, serial: c.serial, notAfter: new Date(c.notAfterMs).toISOString(), lastError: e.lastError ?? null }, `the certificate of ${e.identity} expires soon and has not been renewed; it stays in use until then`);
   }
 
   /** Arms the entry's one timer for its next event: renewal/retry, the expiring warning, expiry. */
@@ -295,14 +313,7 @@ export class IdentityManager {
     e.timer = undefined;
     if (this.#closed || this.#entries.get(e.identity) !== e) return;
     const now = this.#clock.now();
-    const c = e.cert;
-    if (c && now >= c.notAfterMs) {
-      this.#o.log.error({ code: 'MESH_ERR_CERT', identity: e.identity, serial: c.serial }, `the certificate of ${e.identity} expired and no renewal succeeded${e.lastError ? ` (last error: ${e.lastError})` : ''}; its pods cannot use mTLS until the controller answers`);
-      this.#emit();
-    } else if (c && e.warned !== c.serial && this.#state(e, now) === 'expiring') {
-      e.warned = c.serial;
-      this.#o.log.warn({ code: 'MESH_ERR_CERT', identity: e.identity, serial: c.serial, notAfter: new Date(c.notAfterMs).toISOString(), lastError: e.lastError ?? null }, `the certificate of ${e.identity} expires soon and has not been renewed; it stays in use until then`);
-    }
+    this.#maybeWarn(e, now);
     if (now >= e.dueAt) this.#enqueue(e);
     else this.#schedule(e);
   }
