@@ -102,7 +102,7 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
   const server = new ConfigServer(model, auth, metrics, log);
   const caMetrics = new CaMetrics(metrics.registry);
   ca.useMetrics(caMetrics);
-  const certs = new CertificateService({ ca: () => ca.ca, auth, directory: model, metrics: caMetrics, log, ...(opts.csrRateLimit ? { rateLimit: opts.csrRateLimit } : {}) });
+  const certs = new CertificateService({ signer: () => ca.ca, auth, directory: model, metrics: caMetrics, log, ...(opts.csrRateLimit ? { rateLimit: opts.csrRateLimit } : {}) });
   server.addService(certificateServiceDefinition, certs.handlers());
   ca.onChange(() => {
     const delta = model.setMesh(meshCfg());

@@ -3,9 +3,10 @@
 // once their issuer is signed, as with an offline root; only the issuer key is kept (tls.key).
 // Material is PEM (ca.crt / tls.crt / tls.key, the cert-manager layout); store.ts persists it.
 
-import { X509Certificate as NodeX509, createPrivateKey, randomBytes } from 'node:crypto';
+import { KeyObject, X509Certificate as NodeX509, createPrivateKey, randomBytes } from 'node:crypto';
 import { MeshError } from '../../../common/errors.js';
 import { checkCsr } from './csr.js';
+import { LeafSigner } from './leaf.js';
 import { P256, joinPem, splitPem, subtle, x509, type CryptoKey, type CryptoKeyPair } from './x509.js';
 
 /** What a CA is made of, as files or Secret keys: ca.crt, tls.crt, tls.key. */
@@ -51,10 +52,20 @@ interface Issuer {
   readonly cert: x509.X509Certificate;
   readonly chainPem: readonly string[];
   readonly key: CryptoKey;
-  readonly name: x509.Name;
-  readonly aki: x509.AuthorityKeyIdentifierExtension;
+  /** signs leaves: issuer name, key and the fixed extensions prepared once */
+  readonly leaves: LeafSigner;
   /** the anchor this issuer chains to */
   readonly anchorPem: string;
+}
+
+/** Fixed extensions of every leaf: not a CA, digitalSignature, server+client auth, the issuer's key id. */
+async function leafExtensions(issuer: x509.X509Certificate): Promise<x509.Extension[]> {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+    await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
+  ];
 }
 
 const HOUR = 3_600_000;
@@ -103,7 +114,6 @@ export class MeshCA {
   #anchors: string[];
   #issuer: Issuer;
   #generation = 0;
-  readonly #static: x509.Extension[];
 
   private constructor(o: MeshCaOptions, anchors: string[], issuer: Issuer) {
     this.#o = o;
@@ -114,11 +124,6 @@ export class MeshCA {
     this.#now = o.now ?? Date.now;
     this.#anchors = anchors;
     this.#issuer = issuer;
-    this.#static = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
-    ];
   }
 
   /** A new CA: one fresh anchor and an issuer under it. */
@@ -160,7 +165,7 @@ export class MeshCA {
   }
 
   static async #issuerFrom(cert: x509.X509Certificate, chainPem: readonly string[], key: CryptoKey, anchorPem: string): Promise<Issuer> {
-    return { cert, chainPem, key, anchorPem, name: cert.subjectName, aki: await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey) };
+    return { cert, chainPem, key, anchorPem, leaves: new LeafSigner(cert, KeyObject.from(key), await leafExtensions(cert)) };
   }
 
   static async #newHierarchy(o: MeshCaOptions): Promise<{ anchorPem: string; issuer: Issuer }> {
@@ -274,27 +279,18 @@ export class MeshCA {
   async issue(publicKey: x509.PublicKey, identity: string): Promise<IssuedCert> {
     const issuer = this.#issuer;
     const now = this.#now();
-    const notBefore = now - this.skewMs;
-    const notAfter = Math.min(now + this.certTtlMs, issuer.cert.notAfter.getTime());
+    // X.509 times have whole seconds: round here so what we report is what the certificate says
+    const notBefore = Math.floor((now - this.skewMs) / 1000) * 1000;
+    const notAfter = Math.floor(Math.min(now + this.certTtlMs, issuer.cert.notAfter.getTime()) / 1000) * 1000;
     if (notAfter <= now) throw new MeshError('MESH_ERR_CA', `the issuer ${issuer.cert.subject} has expired; rotate the CA`);
     const serial = randomSerial();
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: serial,
-      subject: '',
-      issuer: issuer.name,
-      notBefore: new Date(notBefore),
-      notAfter: new Date(notAfter),
-      signingAlgorithm: P256,
-      publicKey,
-      signingKey: issuer.key,
-      // an empty subject makes the SAN the name: it must be critical (RFC 5280 4.2.1.6)
-      extensions: [...this.#static, issuer.aki, new x509.SubjectAlternativeNameExtension([{ type: 'url', value: identity }], true)],
-    });
+    // an empty subject makes the SAN the name: LeafSigner marks it critical (RFC 5280 4.2.1.6)
+    const der = issuer.leaves.issue({ spki: publicKey.rawData, identity, serialHex: serial, notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
     return {
-      chainPem: [`${leaf.toString('pem').trim()}\n`, ...issuer.chainPem],
+      chainPem: [`${x509.PemConverter.encode(der, 'CERTIFICATE').trim()}\n`, ...issuer.chainPem],
       trustAnchorsPem: this.#anchors,
-      notBeforeMs: leaf.notBefore.getTime(),
-      notAfterMs: leaf.notAfter.getTime(),
+      notBeforeMs: notBefore,
+      notAfterMs: notAfter,
       serial,
     };
   }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { MeshError, type MeshErrorCode } from '../../../common/errors.js';
 import { grpc } from '../grpc/index.js';
 import type { NodeAuth } from '../server/auth.js';
-import type { MeshCA } from './authority.js';
+import type { CsrSigner } from './pool.js';
 import type { CaMetrics, CsrResult } from './metrics.js';
 import type { SignRequestWire, SignResponseWire } from './proto.js';
 import { TokenBuckets, type RateLimitOptions } from './ratelimit.js';
@@ -18,8 +18,8 @@ export interface IdentityDirectory {
 }
 
 export interface CertificateServiceOptions {
-  /** the CA to sign with; a function so a rotation takes effect on the next request */
-  readonly ca: () => MeshCA;
+  /** what signs (the MeshCA or a SignPool of it); a function so a rotation takes effect at once */
+  readonly signer: () => CsrSigner;
   readonly auth: NodeAuth;
   readonly directory: IdentityDirectory;
   readonly metrics: CaMetrics;
@@ -75,7 +75,7 @@ export class CertificateService {
       throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, 'rate_limited', 'MESH_ERR_CSR_RATE_LIMITED', `node "${node}" sent more than ${this.#limits.burst} certificate requests at once (refill ${this.#limits.ratePerSec}/s); retry in ${this.#limits.retryAfterMs(node)} ms with backoff`);
     }
     try {
-      const c = await this.#o.ca().sign(req.csrPem, identity);
+      const c = await this.#o.signer().sign(req.csrPem, identity);
       return { certChainPem: [...c.chainPem], trustAnchorsPem: [...c.trustAnchorsPem], notAfterMs: c.notAfterMs, serial: c.serial };
     } catch (e) {
       if (e instanceof MeshError && e.code === 'MESH_ERR_CSR_INVALID') throw new Refusal(grpc.status.INVALID_ARGUMENT, 'invalid', e.code, e.message);

@@ -19,7 +19,7 @@ async function setup(rateLimit = { burst: 200, ratePerSec: 50 }) {
   const registry = new Registry();
   const metrics = new CaMetrics(registry);
   const svc = new CertificateService({
-    ca: () => ca, auth: new TokenFileAuth(new Map([['node-a', 'tok-a'], ['node-b', 'tok-b']])), metrics, log: silent, rateLimit,
+    signer: () => ca, auth: new TokenFileAuth(new Map([['node-a', 'tok-a'], ['node-b', 'tok-b']])), metrics, log: silent, rateLimit,
     directory: { nodeHasIdentity: (node, id) => node === 'node-a' && id === ID },
   });
   const csr = await createCsr(ID, await subtle.generateKey(P256, true, ['sign', 'verify']));
