@@ -171,7 +171,10 @@ fn full_cycle_in_a_throwaway_netns() {
         dp.set_workload("10.200.1".into(), 1, 1).unwrap_err().status,
         Code::InvalidArg
     );
-    assert_eq!(dp.counters().unwrap(), vec![0.0; super::shared::MESH_CNT_MAX as usize]);
+    assert_eq!(
+        dp.counters().unwrap(),
+        vec![0.0; super::shared::MESH_CNT_MAX as usize]
+    );
     let a = dp.attach("v0".into(), Some(s.path())).unwrap();
     assert!(a.ifindex > 0 && !a.replaced);
     assert_eq!(dp.attached_interfaces().unwrap(), vec!["v0".to_string()]);
