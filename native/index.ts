@@ -51,6 +51,10 @@ export interface RawProxyOptions {
   maxBufferBytes: number;
   /** how often queued connection events are flushed to JavaScript */
   eventFlushMs: number;
+  /** the HBONE listener (15008); 0: none */
+  tunnelPort?: number;
+  /** where other nodes' proxies accept HBONE (15008) */
+  peerTunnelPort?: number;
 }
 
 export interface ConnEvent {
@@ -76,7 +80,29 @@ export interface ConnEvent {
   upstreamIp: string;
   /** port of `upstreamIp`; 0 when it is '' */
   upstreamPort: number;
+  /** the client's SPIFFE identity ('' for plaintext from outside the mesh): its own pod's
+   *  (outbound) or the verified peer certificate's (inbound over HBONE) */
+  srcIdentity: string;
+  /** the destination's SPIFFE identity ('' outside the mesh): verified by the TLS handshake
+   *  outbound over HBONE, the local pod's inbound */
+  dstIdentity: string;
+  /** the bytes crossed the node link inside an mTLS (HBONE) tunnel */
+  tls: boolean;
+  /** the authorization policy that denied, allowed or audited ("namespace/name",
+   *  "default:<policy>"), or '' */
+  policy: string;
+  /** the AUDIT policy that matched the connection ("namespace/name"), or '' */
+  audit: string;
 }
+
+/** What `setCertificates` takes: the agent's IdentitySnapshot (keys never leave native memory). */
+export interface CertSnapshot {
+  trustDomain: string;
+  bundle: readonly string[];
+  identities: readonly { identity: string; chain: readonly string[]; key: string }[];
+}
+
+export interface HandshakeCount { side: string; result: string; count: number }
 
 export interface RawVerdict {
   action: 'forward' | 'deny';
@@ -92,12 +118,18 @@ export interface RawVerdict {
   endpoints: number;
 }
 
-export interface RawProxyStats { active: number; accepted: number; denied: number; eventsDropped: number; tableVersion: number }
+export interface RawProxyStats {
+  active: number; accepted: number; denied: number; eventsDropped: number; tableVersion: number;
+  /** HBONE pool: TLS connections opened to peers, live now, CONNECT streams opened */
+  tunnelConnectionsOpened: number; tunnelConnectionsLive: number; tunnelStreamsOpened: number;
+}
 
 export interface RawProxy {
   setTable(tableJson: string): number;
   evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict;
   stats(): RawProxyStats;
+  setCertificates(snap: CertSnapshot): void;
+  handshakes(): HandshakeCount[];
   close(): Promise<void>;
 }
 
@@ -194,6 +226,9 @@ export interface ProxyOptions {
   connectTimeoutMs?: number;
   maxBufferBytes?: number;
   eventFlushMs?: number;
+  /** HBONE listener port; 0 (the default) runs none */
+  tunnelPort?: number;
+  peerTunnelPort?: number;
 }
 
 /** The node proxy: transparent listeners and the relay, running on native threads. */
@@ -208,7 +243,11 @@ export class NodeProxy {
       connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
       maxBufferBytes: opts.maxBufferBytes ?? 256 * 1024,
       eventFlushMs: opts.eventFlushMs ?? 20,
+      tunnelPort: opts.tunnelPort ?? 0,
+      peerTunnelPort: opts.peerTunnelPort ?? 15008,
     };
+    if (o.tunnelPort !== 0) checkPort(o.tunnelPort ?? 0, 'tunnelPort');
+    checkPort(o.peerTunnelPort ?? 0, 'peerTunnelPort');
     checkPort(o.outboundPort, 'outboundPort');
     checkPort(o.inboundPort, 'inboundPort');
     if (o.connectTimeoutMs < 1 || o.connectTimeoutMs > 600_000) throw new MeshError('MESH_ERR_INVALID_ARG', `connectTimeoutMs ${o.connectTimeoutMs} is not in 1..600000`);
@@ -226,6 +265,9 @@ export class NodeProxy {
     return call('evaluate', () => this.#raw.evaluate(direction, srcIp, srcPort, dstIp, dstPort));
   }
   stats(): RawProxyStats { return call('proxy stats', () => this.#raw.stats()); }
+  /** Swaps the workload certificates and the trust bundle atomically (rejected: old stays). */
+  setCertificates(snap: CertSnapshot): void { call('install certificates', () => this.#raw.setCertificates(snap)); }
+  handshakes(): HandshakeCount[] { return call('handshake counters', () => this.#raw.handshakes()); }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }

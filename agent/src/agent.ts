@@ -5,13 +5,14 @@
 
 import { readFileSync } from 'node:fs';
 import { MeshError, toMeshError } from '../../common/errors.js';
-import { PORT_ADMIN, PORT_INBOUND, PORT_OUTBOUND, COUNTER_NAMES } from '../../common/layout.js';
+import { PORT_ADMIN, PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL, COUNTER_NAMES } from '../../common/layout.js';
 import { Datapath, NodeProxy, cleanupPins, type ConnEvent } from '../../native/index.js';
 import { applyUpdate, emptyConfig, type ConfigUpdate, type NodeConfig } from '../../controller/src/views/index.js';
 import { AdminServer } from './admin/index.js';
 import { CaptureReconciler, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
 import { ControllerFeed, LocalFeed, type ConfigFeed } from './config/index.js';
 import { compileTable } from './decide/index.js';
+import { GrpcSigner, IdentityManager, LocalSigner, type CertificateSigner } from './identity/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
 import { AgentMetrics, createLogger, type Logger } from './telemetry/index.js';
@@ -35,6 +36,11 @@ export interface AgentOptions {
   readonly inboundPort?: number;
   /** how often capture is re-checked even without config changes */
   readonly resyncMs?: number;
+  /** the HBONE listener, default 15008 */
+  readonly tunnelPort?: number;
+  /** standalone mode: the local CA's directory (agents sharing it trust each other), default
+   *  <stateDir>/ca */
+  readonly caDir?: string;
 }
 
 export interface AgentHandle {
@@ -53,13 +59,22 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
 }
 
-function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConfig): ConfigFeed {
+/** The config feed and who signs this node's workload certificates: the controller (its CA over
+ *  gRPC) or, standalone, a local CA whose bundle the local feed carries. */
+async function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConfig): Promise<{ feed: ConfigFeed; signer: CertificateSigner }> {
+  const stateDir = opts.stateDir ?? `/var/lib/nodemesh/${opts.nodeName}`;
   if (opts.controller) {
     const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
     if (!token) throw new MeshError('MESH_ERR_CONFIG', 'controller mode needs the node credential: pass --token-file FILE');
-    return new ControllerFeed({ address: opts.controller, node: opts.nodeName, token, stateDir: opts.stateDir ?? `/var/lib/nodemesh/${opts.nodeName}`, current, log });
+    return {
+      feed: new ControllerFeed({ address: opts.controller, node: opts.nodeName, token, stateDir, current, log }),
+      signer: new GrpcSigner({ address: opts.controller, node: opts.nodeName, token }),
+    };
   }
-  if (opts.manifestsDir) return new LocalFeed(opts.manifestsDir, opts.nodeName, log);
+  if (opts.manifestsDir) {
+    const signer = await LocalSigner.open({ caDir: opts.caDir ?? `${stateDir}/ca`, trustDomain: 'cluster.local' });
+    return { feed: new LocalFeed(opts.manifestsDir, opts.nodeName, log, 'cluster.local', signer.meshConfig()), signer };
+  }
   throw new MeshError('MESH_ERR_CONFIG', 'the agent needs a config source: --controller HOST:PORT (with --token-file) or --manifests DIR');
 }
 
@@ -68,7 +83,8 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   const pinDir = opts.pinDir ?? `/sys/fs/bpf/nodemesh/${opts.nodeName}`;
   const metrics = new AgentMetrics(opts.nodeName);
   const indexes = new IndexAllocator();
-  const ports = [opts.outboundPort ?? PORT_OUTBOUND, opts.inboundPort ?? PORT_INBOUND];
+  const tunnelPort = opts.tunnelPort ?? PORT_TUNNEL;
+  const ports = [opts.outboundPort ?? PORT_OUTBOUND, opts.inboundPort ?? PORT_INBOUND, tunnelPort];
   let config: NodeConfig = emptyConfig();
   let view: NodeView = buildNodeView(config, opts.nodeName, readLocalAddrs(), indexes, ports);
   let tableVersion = 0;
@@ -87,12 +103,17 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         log.info({
           conn: e.id, direction: e.direction, src: `${e.srcIp}:${e.srcPort}`, dst: `${e.dstIp}:${e.dstPort}`,
           src_workload: `${l.src_namespace}/${l.src_workload}`, dst_workload: `${l.dst_namespace}/${l.dst_workload}`,
+          src_identity: e.srcIdentity || null, dst_identity: e.dstIdentity || null, tls: e.tls,
           bytes_up: e.bytesUp, bytes_down: e.bytesDown, duration_ms: e.durationUs / 1000, reason: e.reason,
+          ...(e.policy ? { policy: e.policy } : {}), ...(e.audit ? { audit: e.audit } : {}),
         }, 'connection closed');
+        if (e.reason === 'MESH_ERR_AUTHZ_DENIED' || e.reason === 'MESH_ERR_MTLS_REQUIRED') {
+          log.warn({ code: e.reason, policy: e.policy || null }, `${e.policy ? `policy ${e.policy}` : 'authorization'} denied ${e.srcIdentity || `unauthenticated ${e.srcIp}`} → ${l.dst_namespace}/${l.dst_workload} port ${e.dstPort}`);
+        }
       }
     }
   };
-  const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1] }, onEvents);
+  const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1], tunnelPort }, onEvents);
 
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {
@@ -125,12 +146,20 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     config = next;
     view = nextView;
     lastReject = undefined;
+    identity.setMesh(config.mesh);
+    identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
     reconcile();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
 
-  const feed = makeFeed(opts, log, () => config);
+  const { feed, signer } = await makeFeed(opts, log, () => config);
+  const identity: IdentityManager = new IdentityManager({ signer, log, registry: metrics.registry });
+  identity.onChange((snap) => {
+    try { proxy.setCertificates(snap); } catch (e) { log.error({ code: (e as { code?: string }).code ?? 'MESH_ERR_CERT' }, `certificates not installed, previous ones stay: ${(e as Error).message}`); }
+  });
   await feed.start(apply);
+  identity.setMesh(config.mesh);
+  identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
   reconcile();
   const resync = setInterval(() => {
     const addrs = readLocalAddrs();
@@ -146,7 +175,12 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     ready: () => {
       const failed = reconciler.status.pods.filter((p) => p.state === 'failed');
       if (reconciler.status.reconciles === 0) return { ready: false, reason: 'capture not reconciled yet' };
-      return failed.length ? { ready: false, reason: `capture failed for ${failed.map((p) => p.key).join(', ')}` } : { ready: true };
+      if (failed.length) return { ready: false, reason: `capture failed for ${failed.map((p) => p.key).join(', ')}` };
+      // identity problems do not unready the node: same-node and unmeshed traffic still flows, and a
+      // restarted agent must serve while the controller is away; cross-node traffic fails closed
+      const id = identity.readiness();
+      const warn = [...id.reasons, ...id.warnings];
+      return warn.length ? { ready: true, reason: `cross-node mTLS: ${warn.join('; ')}` } : { ready: true };
     },
     configDump: () => {
       const fs = feed.status();
@@ -158,6 +192,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         workloads: view.local.map((w) => ({ key: w.key, ip: w.ip ?? null, identity: w.identity, index: w.index, meshed: w.enrolled, reason: w.reason })),
         services: view.services.map((s) => ({ key: `${s.namespace}/${s.name}`, vip: s.vip, ports: s.ports.map((p) => ({ port: p.port, endpoints: p.endpoints.map((e) => `${e.ip}:${e.port}`) })) })),
         capture: reconciler.status,
+        identities: identity.status() ?? [],
         table: { version: tableVersion },
         proxy: proxy.stats(),
         bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
@@ -175,6 +210,8 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
       stopped = true;
       clearInterval(resync);
       feed.close();
+      identity.close();
+      signer.close();
       await admin.close();
       await proxy.close();
       if (o.cleanup) {

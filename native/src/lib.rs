@@ -5,6 +5,7 @@
 
 pub mod bpf;
 pub mod errors;
+pub mod hbone;
 pub mod proxy;
 
 use napi_derive::napi;

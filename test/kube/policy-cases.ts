@@ -18,7 +18,8 @@ const authz = (name: string, spec: string): string => `${head('AuthorizationPoli
 
 export const INVALID_POLICIES: readonly InvalidPolicyCase[] = [
   { name: 'an unknown action', path: 'spec.action', yaml: authz('bad-action', '{ targetRef: { kind: Service, name: web }, action: MAYBE }') },
-  { name: 'no targetRef', path: 'spec.targetRef', yaml: authz('no-target', '{ action: ALLOW }') },
+  { name: 'an ipBlock that is not a CIDR', path: 'spec.rules[0].from[0].ipBlocks[0]', yaml: authz('bad-cidr', '{ rules: [{ from: [{ ipBlocks: ["10.0.0.0/33"] }] }] }') },
+  { name: 'both targetRef and selector', path: 'spec', serverOnly: true, yaml: authz('target-and-selector', '{ targetRef: { kind: Service, name: web }, selector: { matchLabels: { app: web } } }') },
   { name: 'a target kind outside the enum', path: 'spec.targetRef.kind', yaml: authz('bad-kind', '{ targetRef: { kind: Deployment, name: web } }') },
   { name: 'a port above 65535', path: 'spec.rules[0].to[0].ports[0]', yaml: authz('bad-port', '{ targetRef: { kind: Service, name: web }, rules: [{ to: [{ ports: [70000] }] }] }') },
   { name: 'an identity that is not a SPIFFE ID', path: 'spec.rules[0].from[0].identities[1]', yaml: authz('bad-identity', '{ targetRef: { kind: Service, name: web }, rules: [{ from: [{ identities: ["spiffe://cluster.local/ns/a/sa/b", "web"] }] }] }') },

@@ -81,10 +81,17 @@ describe('controller end to end', { skip, timeout: 600_000 }, () => {
     assert.equal(d.config.connected, false);
     assert.ok(d.workloads.some((w: any) => w.key === 'mesh/client' && w.meshed), 'enrolled from the cache');
     const before = metricSum(await metrics('node-a'), 'tcp_open_total', { src_workload: 'client' });
-    const r = await tool('mesh/client', 'loop', ip('mesh/echo-b'), '9000', '300');
+    // same-node meshed traffic flows on the cached config (identity known, no certificate needed)
+    const r = await tool('mesh/client', 'loop', ip('mesh/echo-a'), '9000', '300');
     assert.equal(r.failed, 0);
     await waitFor('captured', async () => metricSum(await metrics('node-a'), 'tcp_open_total', { src_workload: 'client' }) > before);
+    // cross-node fails closed: keys live only in the agent's memory, so a restarted agent has no
+    // certificate until the CA is back, and the connection never leaves the node in plaintext
+    const x = await tool('mesh/client', 'loop', ip('mesh/echo-b'), '9000', '300');
+    assert.equal(x.succeeded, 0, JSON.stringify(x));
+    await waitFor('no-certificate counted', async () => metricSum(await metrics('node-a'), 'tcp_close_total', { reason: 'MESH_ERR_NO_CERTIFICATE' }) >= 1);
     await c.startController();
+    await waitFor('cross-node again once certified', async () => { const y = await tool('mesh/client', 'loop', ip('mesh/echo-b'), '9000', '300'); return y.succeeded > 0 && y.failed === 0; }, 20_000, 250);
     await waitFor('resynced', async () => (await dump('node-a')).config.connected === true, 15_000);
   });
 });

@@ -4,7 +4,8 @@
 
 import type { NodeView, Workload } from '../state/index.js';
 import { enrolledByIp } from '../state/index.js';
-import type { DecisionTable, TableVerdict } from './table.js';
+import { compileAuthz } from '../authz/index.js';
+import type { DecisionTable, TablePeer, TableVerdict } from './table.js';
 
 export interface Endpoint { readonly ip: string; readonly port: number }
 
@@ -77,7 +78,11 @@ function serviceAt(view: NodeView, dst: Endpoint): { name: string; endpoints: En
 
 /** The native lookup table implementing decide() for this view. */
 export function compileTable(view: NodeView, version: number): DecisionTable {
-  const workloads = [...enrolledByIp(view).values()].map((w) => ({ ip: w.ip!, index: w.index, outbound: FORWARD, inbound: FORWARD }));
+  const workloads = [...enrolledByIp(view).values()].map((w) => ({ ip: w.ip!, index: w.index, outbound: FORWARD, inbound: FORWARD, identity: w.identity }));
+  const peers: TablePeer[] = [];
+  for (const [ip, p] of view.byIp) {
+    if (p.meshed && p.node !== view.nodeName && p.node !== '' && p.identity.startsWith('spiffe://')) peers.push({ ip, node: p.node, identity: p.identity });
+  }
   const services = view.services.flatMap((s) => s.ports.filter((p) => p.protocol === 'TCP').map((p) => ({
     name: `${s.namespace}/${s.name}`,
     vip: s.vip,
@@ -90,5 +95,7 @@ export function compileTable(view: NodeView, version: number): DecisionTable {
     defaults: { outbound: NOT_ENROLLED, inbound: NOT_ENROLLED },
     workloads,
     services,
+    peers,
+    authz: compileAuthz(view),
   };
 }

@@ -2,6 +2,8 @@
 // decided by a lookup on a native thread, never by a call into the JavaScript event loop.
 // Wire shape (JSON) of NodeProxy.setTable; native/src/proxy/table.rs parses and validates it.
 
+import type { TableAuthz } from '../authz/index.js';
+
 /** What the proxy does with a captured connection. */
 export interface TableVerdict {
   /** forward: connect upstream to the original destination from the client's own IP; deny: close */
@@ -19,6 +21,16 @@ export interface TableWorkload {
   readonly outbound: TableVerdict;
   /** verdict for connections to this pod (captured on :15006) */
   readonly inbound: TableVerdict;
+  /** the pod's SPIFFE identity: the certificate its connections present ('' or absent: none) */
+  readonly identity?: string;
+}
+
+/** A meshed pod of another node: connections to it go over HBONE to its node's proxy (:15008). */
+export interface TablePeer {
+  readonly ip: string;
+  readonly node: string;
+  /** the SPIFFE identity its server certificate must carry */
+  readonly identity: string;
 }
 
 export interface TableEndpoint {
@@ -53,4 +65,8 @@ export interface DecisionTable {
   readonly workloads: readonly TableWorkload[];
   /** Service ports, matched on the original destination of outbound connections (absent: none) */
   readonly services?: readonly TableService[];
+  /** meshed pods of other nodes (absent: none, every remote destination is outside the mesh) */
+  readonly peers?: readonly TablePeer[];
+  /** inbound authorization of this node's workloads (agent/src/authz; absent: allow all) */
+  readonly authz?: TableAuthz;
 }

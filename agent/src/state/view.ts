@@ -2,10 +2,16 @@
 // computed locally in standalone mode). It says, for every pod of the node, whether it is meshed
 // and exactly why not. Pure: the workload indexes are kept stable by the caller's IndexAllocator.
 
-import type { EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
+import type { DefaultInboundPolicy, EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
+import { DEFAULT_TRUST_DOMAIN, type Labels, type Policy } from '../../../controller/src/model/index.js';
 import { PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL } from '../../../common/layout.js';
 
-export type { EnrollmentReason };
+export type { DefaultInboundPolicy, EnrollmentReason, Policy };
+
+/** The policy kinds inbound authorization compiles (agent/src/authz). */
+export const AUTHZ_POLICY_KINDS: readonly string[] = ['AuthorizationPolicy', 'MeshTLSPolicy'];
+/** Istio's root namespace: its policies without a target or selector apply to the whole mesh. */
+export const MESH_ROOT_NAMESPACE = 'nodemesh-system';
 
 export interface Workload {
   readonly key: string;
@@ -19,6 +25,9 @@ export interface Workload {
   readonly reason: EnrollmentReason;
   /** stable per pod while it exists; the BPF workload map and the decision table carry it */
   readonly index: number;
+  readonly labels: Labels;
+  /** what it accepts when no ALLOW policy applies: its namespace's annotation, else the mesh's */
+  readonly defaultInboundPolicy: DefaultInboundPolicy;
 }
 
 export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean; readonly node: string }
@@ -36,6 +45,15 @@ export interface NodeView {
   readonly localAddrs: readonly string[];
   /** the proxy's own listener ports: an original destination on one of them is a loop, denied */
   readonly proxyPorts: readonly number[];
+  /** the mesh's trust domain (the mesh settings; cluster.local until they arrive) */
+  readonly trustDomain: string;
+  /**
+   * AuthorizationPolicy and MeshTLSPolicy objects that may apply to this node's pods (those of
+   * their namespaces, and those of nodemesh-system), sorted by kind/namespace/name
+   */
+  readonly policies: readonly Policy[];
+  /** every Service of this node's pods' namespaces, headless ones too, by namespace/name: policy targets */
+  readonly targetServices: ReadonlyMap<string, ServiceCfg>;
 }
 
 /** Hands out small stable integers per key; indexes of removed keys are forgotten. */
@@ -66,19 +84,32 @@ export function buildNodeView(
   proxyPorts: readonly number[] = [PORT_OUTBOUND, PORT_INBOUND, PORT_TUNNEL],
 ): NodeView {
   const local: Workload[] = [];
+  const meshDefault = cfg.mesh?.defaultInboundPolicy ?? 'all-unauthenticated';
   for (const [key, w] of cfg.workloads) {
     if (w.node !== nodeName) continue;
     local.push({
       key, namespace: w.namespace, name: w.name, nodeName: w.node, ...(w.ip ? { ip: w.ip } : {}),
       serviceAccount: w.serviceAccount, identity: w.identity, enrolled: w.meshed, reason: w.reason, index: indexes.indexOf(key),
+      labels: w.labels, defaultInboundPolicy: w.defaultInboundPolicy ?? meshDefault,
     });
   }
   indexes.retain(new Set(local.map((w) => w.key)));
   local.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const byIp = new Map<string, PeerRef>();
   for (const p of cfg.peers.values()) byIp.set(p.ip, { namespace: p.namespace, name: p.name, identity: p.identity, meshed: p.meshed, node: p.node });
-  const services = [...cfg.services.entries()].filter(([, s]) => s.vip !== '').sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s);
-  return { nodeName, version: cfg.version, local, byIp, services, localAddrs: [...localAddrs].sort(), proxyPorts };
+  const sorted = [...cfg.services.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  const services = sorted.filter(([, s]) => s.vip !== '').map(([, s]) => s);
+  const namespaces = new Set(local.map((w) => w.namespace));
+  const targetServices = new Map(sorted.filter(([, s]) => namespaces.has(s.namespace)));
+  namespaces.add(MESH_ROOT_NAMESPACE);
+  const policies = [...cfg.policies.entries()]
+    .filter(([, p]) => AUTHZ_POLICY_KINDS.includes(p.kind) && namespaces.has(p.namespace))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, p]) => p);
+  return {
+    nodeName, version: cfg.version, local, byIp, services, localAddrs: [...localAddrs].sort(), proxyPorts,
+    trustDomain: cfg.mesh?.trustDomain ?? DEFAULT_TRUST_DOMAIN, policies, targetServices,
+  };
 }
 
 /** The enrolled pods of this node, keyed by IP: what the BPF workload map must hold. */

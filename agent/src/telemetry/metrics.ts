@@ -7,11 +7,19 @@ import { COUNTER_NAMES } from '../../../common/layout.js';
 import type { ConnEvent } from '../../../native/index.js';
 import type { NodeView } from '../state/index.js';
 
-const CONN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload', 'dst_service'] as const;
+const CONN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload', 'dst_service', 'tls', 'connection_security_policy', 'src_identity', 'dst_identity'] as const;
 /** Linkerd's buckets with 0.1, 0.25 and 0.5 ms added below them. */
 export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
 
-export type ConnLabels = { direction: string; src_namespace: string; src_workload: string; dst_namespace: string; dst_workload: string; dst_service: string };
+export type ConnLabels = {
+  direction: string; src_namespace: string; src_workload: string; dst_namespace: string; dst_workload: string; dst_service: string;
+  /** Linkerd's: "true" when the bytes crossed the node link in mTLS */
+  tls: string;
+  /** ztunnel's: mutual_tls (HBONE), none (same node, identity known without TLS), unknown (plaintext) */
+  connection_security_policy: string;
+  src_identity: string;
+  dst_identity: string;
+};
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -26,6 +34,9 @@ export class AgentMetrics {
   readonly captureReconcileErrors: Counter<string>;
   readonly enrolled: Gauge<string>;
   readonly eventsDropped: Gauge<string>;
+  readonly #authzAllow: Counter<string>;
+  readonly #authzDeny: Counter<string>;
+  readonly #authzAudit: Counter<string>;
   #bpfCounters: () => number[] = () => [];
   /** labels of connections reported open and not yet closed, to keep tcp_open_connections exact */
   readonly #live = new Map<number, ConnLabels>();
@@ -44,6 +55,9 @@ export class AgentMetrics {
     this.podCaptureFailed = new Gauge({ name: 'nodemesh_pod_capture_failed', help: '1 for each enrolled pod whose capture is not in place', labelNames: ['namespace', 'pod'], registers: r });
     this.captureReconcileErrors = new Counter({ name: 'nodemesh_capture_reconcile_errors_total', help: 'Capture reconcile passes that hit an error', registers: r });
     this.enrolled = new Gauge({ name: 'nodemesh_workloads_enrolled', help: 'Pods of this node enrolled in the mesh', registers: r });
+    this.#authzAllow = new Counter({ name: 'inbound_tcp_authz_allow_total', help: 'Inbound connections an authorization policy allowed, by policy', labelNames: ['policy', 'dst_namespace', 'dst_workload', 'tls'], registers: r });
+    this.#authzDeny = new Counter({ name: 'inbound_tcp_authz_deny_total', help: 'Inbound connections refused by authorization (or STRICT mTLS), by policy', labelNames: ['policy', 'dst_namespace', 'dst_workload', 'tls', 'reason'], registers: r });
+    this.#authzAudit = new Counter({ name: 'inbound_tcp_authz_audit_total', help: 'Inbound connections an AUDIT authorization policy matched (they went on), by policy', labelNames: ['policy', 'dst_namespace', 'dst_workload', 'tls'], registers: r });
     this.eventsDropped = new Gauge({ name: 'nodemesh_proxy_events_dropped', help: 'Connection events the native proxy dropped because JavaScript was not draining them', registers: r });
     const bpfValues = (): number[] => this.#bpfCounters();
     new Counter({
@@ -75,11 +89,19 @@ export class AgentMetrics {
       dst_namespace: dst?.namespace ?? 'unknown',
       dst_workload: dst?.name ?? 'unknown',
       dst_service: e.service,
+      tls: e.tls ? 'true' : 'false',
+      connection_security_policy: e.tls ? 'mutual_tls' : e.srcIdentity && e.dstIdentity ? 'none' : 'unknown',
+      src_identity: e.srcIdentity,
+      dst_identity: e.dstIdentity,
     };
   }
 
   record(e: ConnEvent, l: ConnLabels): void {
+    // authorization runs where the destination pod lives: inbound, or outbound to a pod of this node
+    const authzHere = e.direction === 'inbound' || l.connection_security_policy === 'none';
     if (e.kind === 'open') {
+      if (authzHere) this.#authzAllow.inc({ policy: e.policy, dst_namespace: l.dst_namespace, dst_workload: l.dst_workload, tls: l.tls });
+      if (authzHere && e.audit) this.#authzAudit.inc({ policy: e.audit, dst_namespace: l.dst_namespace, dst_workload: l.dst_workload, tls: l.tls });
       this.#open.inc(l);
       this.#active.inc(l);
       this.#live.set(e.id, l);
@@ -92,6 +114,9 @@ export class AgentMetrics {
     }
     const lc = opened ?? l;
     this.#close.inc({ ...lc, reason: e.reason });
+    if (e.reason === 'MESH_ERR_AUTHZ_DENIED' || e.reason === 'MESH_ERR_MTLS_REQUIRED') {
+      this.#authzDeny.inc({ policy: e.policy, dst_namespace: lc.dst_namespace, dst_workload: lc.dst_workload, tls: lc.tls, reason: e.reason });
+    }
     this.#read.inc(lc, e.bytesUp);
     this.#write.inc(lc, e.bytesDown);
     this.#duration.observe(lc, e.durationUs / 1000);

@@ -18,6 +18,12 @@ const s = (v: unknown, p: string, allowEmpty = false): string => (typeof v === '
 const ip = (v: unknown, p: string): string => (typeof v === 'string' && isIPv4(v) ? v : bad(p, `${JSON.stringify(v)} is not an IPv4 address`));
 const port = (v: unknown, p: string): number => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? v : bad(p, `${JSON.stringify(v)} is not a port`));
 const o = (v: unknown, p: string): W => (typeof v === 'object' && v !== null ? (v as W) : bad(p, 'missing'));
+/** A string map (labels, selectors): absent → empty. */
+function strMap(v: unknown, p: string): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(o(v ?? {}, p))) out[k] = s(x, `${p}.${k}`, true);
+  return Object.freeze(out);
+}
 
 export function toWire(u: ConfigUpdate, sentAtMs = Date.now()): W {
   return {
@@ -78,10 +84,13 @@ function resource(v: unknown, p: string): ConfigResource {
       const reason = w.reason as EnrollmentReason;
       if (!REASONS.includes(reason)) bad(`${p}.workload.reason`, `unknown reason ${JSON.stringify(w.reason)}`);
       const labels = o(w.labels ?? {}, `${p}.workload.labels`) as Record<string, string>;
+      const policy = s(w.defaultInboundPolicy ?? '', `${p}.workload.defaultInboundPolicy`, true);
+      if (policy !== '' && !DEFAULT_INBOUND_POLICIES.includes(policy as DefaultInboundPolicy)) bad(`${p}.workload.defaultInboundPolicy`, `unknown policy ${JSON.stringify(policy)} (one of ${DEFAULT_INBOUND_POLICIES.join(', ')})`);
       return { type: 'workload', key, value: {
         namespace: s(w.namespace, `${p}.workload.namespace`), name: s(w.name, `${p}.workload.name`), node: s(w.node ?? '', `${p}.workload.node`, true),
         ip: ip(w.ip, `${p}.workload.ip`), serviceAccount: s(w.serviceAccount, `${p}.workload.serviceAccount`), identity: s(w.identity, `${p}.workload.identity`),
         meshed: w.meshed === true, reason, labels: Object.freeze({ ...labels }),
+        ...(policy !== '' ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
       } };
     }
     case 'peer': {
@@ -95,9 +104,17 @@ function resource(v: unknown, p: string): ConfigResource {
       const ports = (Array.isArray(v2.ports) ? v2.ports : []).map((x, i) => {
         const sp = o(x, `${p}.service.ports[${i}]`);
         const proto = sp.protocol === 'UDP' ? 'UDP' : 'TCP';
-        return { name: s(sp.name, '', true), port: port(sp.port, `${p}.service.ports[${i}].port`), protocol: proto as 'TCP' | 'UDP', endpoints: (Array.isArray(sp.endpoints) ? sp.endpoints : []).map((e, j) => endpoint(e, `${p}.service.ports[${i}].endpoints[${j}]`)) };
+        const target = sp.targetPort === undefined || sp.targetPort === 0 ? undefined : port(sp.targetPort, `${p}.service.ports[${i}].targetPort`);
+        return {
+          name: s(sp.name, '', true), port: port(sp.port, `${p}.service.ports[${i}].port`), protocol: proto as 'TCP' | 'UDP', ...(target !== undefined ? { targetPort: target } : {}),
+          endpoints: (Array.isArray(sp.endpoints) ? sp.endpoints : []).map((e, j) => endpoint(e, `${p}.service.ports[${i}].endpoints[${j}]`)),
+        };
       });
-      return { type: 'service', key, value: { namespace: s(v2.namespace, `${p}.service.namespace`), name: s(v2.name, `${p}.service.name`), vip, ports } };
+      const selector = strMap(v2.selector, `${p}.service.selector`);
+      return { type: 'service', key, value: {
+        namespace: s(v2.namespace, `${p}.service.namespace`), name: s(v2.name, `${p}.service.name`), vip, ports,
+        ...(Object.keys(selector).length > 0 ? { selector } : {}),
+      } };
     }
     case 'route':
     case 'policy': {

@@ -3,7 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import type { ContainerPort, Namespace, Pod, Service, ServiceAccount, ServicePort } from './types.js';
-import { CAPTURE_ANNOTATION, MESH_LABEL } from './types.js';
+import { CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, type DefaultInboundPolicy } from './types.js';
 import { DNS_LABEL, Invalid, name, obj, optStr, port, protocol, str, strList, strMap, type Obj } from './fields.js';
 
 export function parseNamespace(o: Obj): Namespace {
@@ -13,7 +13,11 @@ export function parseNamespace(o: Obj): Namespace {
   if (mesh !== undefined && mesh !== 'enabled' && mesh !== 'disabled') {
     throw new Invalid(`metadata.labels.${MESH_LABEL}`, `must be "enabled" or "disabled", got "${mesh}"`);
   }
-  return { name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled' };
+  const policy = strMap(meta.annotations, 'metadata.annotations')[DEFAULT_INBOUND_POLICY_ANNOTATION];
+  if (policy !== undefined && !(DEFAULT_INBOUND_POLICIES as readonly string[]).includes(policy)) {
+    throw new Invalid(`metadata.annotations.${DEFAULT_INBOUND_POLICY_ANNOTATION}`, `must be one of ${DEFAULT_INBOUND_POLICIES.join(', ')}, got "${policy}"`);
+  }
+  return { name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled', ...(policy ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}) };
 }
 
 export function parseServiceAccount(o: Obj): ServiceAccount {

@@ -5,6 +5,12 @@
 export const MESH_LABEL = 'nodemesh.io/mesh';
 export const CAPTURE_ANNOTATION = 'nodemesh.io/capture';
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+/** namespace annotation: the default inbound policy of the namespace's workloads (overrides the mesh's) */
+export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'nodemesh.io/default-inbound-policy';
+
+/** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
+export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
+export const DEFAULT_INBOUND_POLICIES: readonly DefaultInboundPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -13,6 +19,8 @@ export interface Namespace {
   readonly labels: Labels;
   /** label nodemesh.io/mesh=enabled */
   readonly meshEnabled: boolean;
+  /** annotation nodemesh.io/default-inbound-policy; absent: the mesh's default */
+  readonly defaultInboundPolicy?: DefaultInboundPolicy;
 }
 
 export interface ServiceAccount {

@@ -1,6 +1,7 @@
 // Derives the config resources from cluster resources: enrollment (and why not) per pod, peers,
 // services with their ready endpoints (from EndpointSlices when the cluster has them, else from the
-// selector, as the endpoint-slice controller would), routes and policies carried through. Pure.
+// selector, as the endpoint-slice controller would; the selector and numeric target ports go along
+// for AuthorizationPolicy Service targets), routes and policies carried through. Pure.
 
 import type { ClusterResources, Pod, Service } from '../model/index.js';
 import { objectKey, spiffeId } from '../model/index.js';
@@ -64,7 +65,11 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
     list.push(pod);
     podsByNs.set(pod.namespace, list);
     if (!pod.podIP) continue;
-    const w: WorkloadCfg = { namespace: pod.namespace, name: pod.name, node: pod.nodeName, ip: pod.podIP, serviceAccount: pod.serviceAccount, identity, meshed: reason === 'enrolled', reason, labels: pod.labels };
+    const defaultPolicy = res.namespaces.get(pod.namespace)?.defaultInboundPolicy;
+    const w: WorkloadCfg = {
+      namespace: pod.namespace, name: pod.name, node: pod.nodeName, ip: pod.podIP, serviceAccount: pod.serviceAccount, identity, meshed: reason === 'enrolled', reason, labels: pod.labels,
+      ...(defaultPolicy ? { defaultInboundPolicy: defaultPolicy } : {}),
+    };
     const p: PeerCfg = { namespace: pod.namespace, name: pod.name, ip: pod.podIP, node: pod.nodeName, identity, meshed: reason === 'enrolled' };
     out.push({ type: 'workload', key, value: w }, { type: 'peer', key, value: p });
   }
@@ -78,7 +83,11 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
       namespace: svc.namespace,
       name: svc.name,
       vip: svc.clusterIP ?? '',
-      ports: svc.ports.map((p, i) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol, endpoints: endpointsFor(res, svc, i, podsByNs, slicesBySvc) })),
+      ports: svc.ports.map((p, i) => ({
+        name: p.name ?? '', port: p.port, protocol: p.protocol, ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
+        endpoints: endpointsFor(res, svc, i, podsByNs, slicesBySvc),
+      })),
+      ...(Object.keys(svc.selector).length > 0 ? { selector: svc.selector } : {}),
     };
     out.push({ type: 'service', key: objectKey(svc.namespace, svc.name), value });
   }

@@ -2,7 +2,10 @@
 // streams them (proto/nodemesh/config/v1/config.proto) and as standalone mode computes them
 // locally. Readonly domain types; the wire shapes stop in controller/src/grpc and agent/src/config.
 
-import type { Labels, Policy, Route } from '../model/index.js';
+import type { DefaultInboundPolicy, Labels, Policy, Route } from '../model/index.js';
+
+export type { DefaultInboundPolicy };
+export { DEFAULT_INBOUND_POLICIES } from '../model/index.js';
 
 export type EnrollmentReason = 'enrolled' | 'namespace-not-meshed' | 'namespace-missing' | 'opted-out' | 'no-pod-ip';
 
@@ -17,6 +20,8 @@ export interface WorkloadCfg {
   readonly meshed: boolean;
   readonly reason: EnrollmentReason;
   readonly labels: Labels;
+  /** its namespace's nodemesh.io/default-inbound-policy annotation; absent: the mesh's default */
+  readonly defaultInboundPolicy?: DefaultInboundPolicy;
 }
 
 /** Any pod with an IP: enough to label a connection's peer and know whether it is meshed. */
@@ -35,6 +40,8 @@ export interface ServicePortCfg {
   readonly name: string;
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP';
+  /** the target port when it is a number; absent when it names a container port (see endpoints) */
+  readonly targetPort?: number;
   /** ready endpoints, target port resolved */
   readonly endpoints: readonly EndpointCfg[];
 }
@@ -45,6 +52,8 @@ export interface ServiceCfg {
   /** the ClusterIP; '' for a headless service */
   readonly vip: string;
   readonly ports: readonly ServicePortCfg[];
+  /** the pod selector (absent: none, endpoints are managed by hand); AuthorizationPolicy Service targets */
+  readonly selector?: Labels;
 }
 
 export type ConfigResource =
@@ -69,10 +78,6 @@ export interface ConfigUpdate {
   readonly upserts: readonly ConfigResource[];
   readonly removes: readonly ResourceRef[];
 }
-
-/** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
-export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
-export const DEFAULT_INBOUND_POLICIES: readonly DefaultInboundPolicy[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'];
 
 /** Mesh-wide settings every agent gets: the trust bundle of the CA and the default inbound policy. */
 export interface MeshCfg {

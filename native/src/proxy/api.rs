@@ -18,6 +18,7 @@ use super::relay::Mode;
 use super::services::NO_ENDPOINTS;
 use super::table::{Decision, Direction, Table};
 use crate::errors::{err, guard, Code, Result};
+use crate::hbone::{handshake_counters, IdentityMaterial};
 
 /// How long close() waits for the runtime's workers before leaving them to finish on their own.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -34,6 +35,10 @@ pub struct ProxyOptions {
     pub connect_timeout_ms: u32,
     pub max_buffer_bytes: u32,
     pub event_flush_ms: u32,
+    /// the HBONE listener (15008); 0 or absent: none
+    pub tunnel_port: Option<u32>,
+    /// where other nodes' proxies accept HBONE (default 15008)
+    pub peer_tunnel_port: Option<u32>,
 }
 
 /// `ConnEvent` of native/index.ts.
@@ -55,6 +60,11 @@ pub struct ProxyConnEvent {
     pub service: String,
     pub upstream_ip: String,
     pub upstream_port: u32,
+    pub src_identity: String,
+    pub dst_identity: String,
+    pub tls: bool,
+    pub policy: String,
+    pub audit: String,
 }
 
 /// `RawVerdict` of native/index.ts.
@@ -78,6 +88,33 @@ pub struct ProxyStats {
     pub denied: f64,
     pub events_dropped: f64,
     pub table_version: f64,
+    pub tunnel_connections_opened: f64,
+    pub tunnel_connections_live: f64,
+    pub tunnel_streams_opened: f64,
+}
+
+/// One handshake counter (`nodemesh_tls_handshakes_total{side, result}`).
+#[napi(object)]
+pub struct HandshakeCount {
+    pub side: String,
+    pub result: String,
+    pub count: f64,
+}
+
+/// One identity of `setCertificates`.
+#[napi(object)]
+pub struct CertIdentity {
+    pub identity: String,
+    pub chain: Vec<String>,
+    pub key: String,
+}
+
+/// The argument of `setCertificates` (IdentitySnapshot of agent/src/identity).
+#[napi(object)]
+pub struct CertSnapshot {
+    pub trust_domain: String,
+    pub bundle: Vec<String>,
+    pub identities: Vec<CertIdentity>,
 }
 
 type EventsFn = ThreadsafeFunction<
@@ -111,6 +148,11 @@ fn to_js(e: &Event) -> ProxyConnEvent {
         service: e.service.as_deref().unwrap_or("").to_string(),
         upstream_ip: e.upstream.map_or_else(String::new, |u| u.ip().to_string()),
         upstream_port: e.upstream.map_or(0, |u| u32::from(u.port())),
+        src_identity: e.src_identity.as_deref().unwrap_or("").to_string(),
+        dst_identity: e.dst_identity.as_deref().unwrap_or("").to_string(),
+        tls: e.tls,
+        policy: e.policy.as_deref().unwrap_or("").to_string(),
+        audit: e.audit.as_deref().unwrap_or("").to_string(),
     }
 }
 
@@ -135,6 +177,22 @@ fn config(o: &ProxyOptions) -> Result<Config> {
         ));
     }
     let mut cfg = Config::node(out, inb);
+    let tun = check_range("tunnelPort", o.tunnel_port.unwrap_or(0), 0, 65535)? as u16;
+    if tun != 0 {
+        if tun == out || tun == inb {
+            return Err(err(
+                Code::InvalidArg,
+                format!("tunnelPort: {tun} must differ from outboundPort and inboundPort"),
+            ));
+        }
+        cfg.tunnel = Some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, tun));
+    }
+    cfg.peer_tunnel_port = check_range(
+        "peerTunnelPort",
+        o.peer_tunnel_port.unwrap_or(15008),
+        1,
+        65535,
+    )? as u16;
     cfg.connect_timeout = Duration::from_millis(
         check_range("connectTimeoutMs", o.connect_timeout_ms, 1, 600_000)?.into(),
     );
@@ -297,16 +355,57 @@ impl Proxy {
         })
     }
 
+    /// Replaces the workload certificates, keys and trust bundle at once (a rejected snapshot
+    /// leaves the previous one in force). Keys stay in native memory and are never logged.
+    #[napi]
+    pub fn set_certificates(&self, snap: CertSnapshot) -> Result<()> {
+        guard("setCertificates", || {
+            let e = self.open("setCertificates")?;
+            let ids = snap
+                .identities
+                .into_iter()
+                .map(|i| IdentityMaterial {
+                    identity: i.identity,
+                    cert_chain_pem: i.chain,
+                    key_pem: i.key,
+                })
+                .collect();
+            e.shared
+                .certs
+                .update(&snap.trust_domain, &snap.bundle, ids)
+                .map_err(|m| err(Code::InvalidArg, format!("certificates rejected: {m}")))
+        })
+    }
+
+    /// TLS handshakes on both sides of the tunnels, by result.
+    #[napi]
+    pub fn handshakes(&self) -> Result<Vec<HandshakeCount>> {
+        guard("handshakes", || {
+            Ok(handshake_counters()
+                .into_iter()
+                .map(|(side, result, n)| HandshakeCount {
+                    side: side.to_string(),
+                    result: result.to_string(),
+                    count: n as f64,
+                })
+                .collect())
+        })
+    }
+
     #[napi]
     pub fn stats(&self) -> Result<ProxyStats> {
         guard("stats", || {
             let s = &self.open("stats")?.shared;
+            let p = s.pool.stats();
             Ok(ProxyStats {
                 active: s.stats.active.load(Ordering::Relaxed) as f64,
                 accepted: s.stats.accepted.load(Ordering::Relaxed) as f64,
                 denied: s.stats.denied.load(Ordering::Relaxed) as f64,
                 events_dropped: s.events.dropped() as f64,
                 table_version: s.table_version() as f64,
+                tunnel_connections_opened: p.connections_opened as f64,
+                tunnel_connections_live: p.connections_live as f64,
+                tunnel_streams_opened: p.streams_opened as f64,
             })
         })
     }

@@ -1,5 +1,5 @@
-//! One captured connection: decide from the table, connect upstream transparently from the
-//! client's own IP, relay, report. `ConnState` is all a connection holds besides relay buffers;
+//! One captured connection: decide from the table, authorize, connect upstream (transparently
+//! from the client's own IP, or through an HBONE tunnel to another node), relay, report. `ConnState` is all a connection holds besides relay buffers;
 //! its Drop resets the sockets unless they closed cleanly and queues the close event, so every
 //! accepted connection yields exactly one close event, even when runtime shutdown drops its task.
 
@@ -13,17 +13,45 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 use tokio::net::{TcpSocket, TcpStream};
 
+use super::authz::{AuthzInput, Transport};
 use super::engine::Shared;
 use super::events::{Event, Kind, Reason};
 use super::relay::{relay, CloseReason, Tally};
 use super::services::{ServiceRoute, NO_ENDPOINTS};
-use super::table::{Decision, Direction};
+use super::table::{Decision, Direction, Table};
+use crate::hbone::{self, HboneStream, PoolKey, RelayEnd};
+
+const AUTHZ_DENIED: &str = "MESH_ERR_AUTHZ_DENIED";
+const MTLS_REQUIRED: &str = "MESH_ERR_MTLS_REQUIRED";
+
+/// Where a forwarded connection's bytes go: a TCP socket (same node, or outside the mesh) or an
+/// HBONE stream to the destination node's proxy.
+pub enum Upstream {
+    Tcp(TcpStream),
+    Tunnel(Box<HboneStream>),
+}
+
+/// What was learnt while connecting: identities, TLS, the policy that decided.
+#[derive(Default)]
+pub struct Security {
+    pub src_identity: Option<Arc<str>>,
+    pub dst_identity: Option<Arc<str>>,
+    pub tls: bool,
+    pub policy: Option<Arc<str>>,
+    pub audit: Option<Arc<str>>,
+}
+
+/// Why a connection was not forwarded: a relay/connect reason or a MESH_ERR_* code.
+pub enum Fail {
+    Close(CloseReason),
+    Code(Arc<str>),
+}
 
 /// Per-connection state (kept small: see the size test).
 pub struct ConnState {
     shared: Arc<Shared>,
     client: TcpStream,
-    upstream: Option<TcpStream>,
+    upstream: Option<Upstream>,
     id: u64,
     src: SocketAddrV4,
     dst: SocketAddrV4,
@@ -35,6 +63,7 @@ pub struct ConnState {
     service: Option<Arc<ServiceRoute>>,
     /// the endpoint connected; for a Service it is counted open in the balancer until drop
     upstream_addr: Option<SocketAddrV4>,
+    sec: Box<Security>,
 }
 
 impl ConnState {
@@ -51,6 +80,11 @@ impl ConnState {
             reason,
             service: self.service.as_ref().map(|s| s.name.clone()),
             upstream: self.upstream_addr,
+            src_identity: self.sec.src_identity.clone(),
+            dst_identity: self.sec.dst_identity.clone(),
+            tls: self.sec.tls,
+            policy: self.sec.policy.clone(),
+            audit: self.sec.audit.clone(),
         }
     }
 }
@@ -59,7 +93,7 @@ impl Drop for ConnState {
     fn drop(&mut self) {
         if self.reason != Reason::Close(CloseReason::Eof) {
             reset(&self.client);
-            if let Some(u) = &self.upstream {
+            if let Some(Upstream::Tcp(u)) = &self.upstream {
                 reset(u);
             }
         }
@@ -102,6 +136,7 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         reason: Reason::Close(CloseReason::Shutdown),
         service: None,
         upstream_addr: None,
+        sec: Box::default(),
     };
     let (Some(src), Some(dst)) = (src, dst) else {
         // The client reset before we could read its addresses.
@@ -127,16 +162,47 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         } => (upstream, bind_ip, service),
     };
     let _ = st.client.set_nodelay(true);
-    let connected = match &service {
-        None => connect(
-            bind_ip,
+    let table = st.shared.table();
+    let connected = match (&service, dir) {
+        (_, Direction::Inbound) => {
+            // captured on :15006: plaintext from outside the mesh (meshed peers come over HBONE)
+            st.sec.dst_identity = table.local_identity(*upstream.ip());
+            let v = table.authz.evaluate(&AuthzInput {
+                dst_ip: *upstream.ip(),
+                dst_port: upstream.port(),
+                src_ip: *src.ip(),
+                identity: None,
+                transport: Transport::Plaintext,
+            });
+            st.sec.policy = non_empty(&v.policy);
+            st.sec.audit = non_empty(&v.audit);
+            if v.allow {
+                connect(
+                    bind_ip,
+                    upstream,
+                    st.shared.transparent,
+                    st.shared.connect_timeout,
+                )
+                .await
+                .map(|s| (Upstream::Tcp(s), upstream))
+                .map_err(Fail::Close)
+            } else {
+                Err(Fail::Code(Arc::from(v.code)))
+            }
+        }
+        (None, Direction::Outbound) => connect_to(
+            &st.shared,
+            &table,
+            src,
             upstream,
-            st.shared.transparent,
             st.shared.connect_timeout,
+            &mut st.sec,
         )
         .await
-        .map(|s| (s, upstream)),
-        Some(svc) => connect_service(&st.shared, bind_ip, svc, &mut Vec::new()).await,
+        .map(|u| (u, upstream)),
+        (Some(svc), Direction::Outbound) => {
+            connect_service(&st.shared, &table, src, svc, &mut Vec::new(), &mut st.sec).await
+        }
     };
     st.service = service;
     match connected {
@@ -144,44 +210,147 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
             st.upstream = Some(u);
             st.upstream_addr = Some(ep);
         }
-        Err(r) => {
+        Err(Fail::Close(r)) => {
             st.reason = Reason::Close(r);
+            return;
+        }
+        Err(Fail::Code(code)) => {
+            st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+            st.reason = Reason::Denied(code);
             return;
         }
     }
     st.shared.events.push(st.event(Kind::Open, Reason::None));
-    if let Some(up) = &st.upstream {
-        let r = relay(
-            &st.client,
-            up,
-            st.shared.mode,
-            st.shared.max_buffer,
-            &mut st.tally,
-        )
-        .await;
-        st.reason = Reason::Close(r);
+    match st.upstream.take() {
+        Some(Upstream::Tcp(up)) => {
+            let r = relay(
+                &st.client,
+                &up,
+                st.shared.mode,
+                st.shared.max_buffer,
+                &mut st.tally,
+            )
+            .await;
+            st.upstream = Some(Upstream::Tcp(up));
+            st.reason = Reason::Close(r);
+        }
+        Some(Upstream::Tunnel(stream)) => {
+            let out = Box::pin(hbone::relay(&mut st.client, *stream, st.shared.max_buffer)).await;
+            st.tally.up = out.up;
+            st.tally.down = out.down;
+            st.reason = Reason::Close(relay_end(out.end));
+        }
+        None => {}
+    }
+}
+
+/// The close reason of a tunnelled relay's end.
+pub fn relay_end(e: RelayEnd) -> CloseReason {
+    match e {
+        RelayEnd::Eof => CloseReason::Eof,
+        RelayEnd::ResetClient => CloseReason::ResetClient,
+        RelayEnd::ResetPeer => CloseReason::ResetUpstream,
+        RelayEnd::IoError => CloseReason::IoError,
+    }
+}
+
+/// A policy name to report ('' → none).
+pub fn non_empty(name: &Arc<str>) -> Option<Arc<str>> {
+    (!name.is_empty()).then(|| name.clone())
+}
+
+/// How long a connection of a pod whose certificate has not arrived yet waits for it.
+const CERT_WAIT: Duration = Duration::from_secs(2);
+
+/// Connects an outbound connection of local pod `src` to endpoint `ep`: a pod of this node →
+/// authorize here (identity known, no TLS) and connect directly; a meshed pod of another node →
+/// an HBONE stream through the pool (never plaintext: no certificate or a failed handshake fails
+/// the connection); anything else is outside the mesh → a plain transparent connect.
+pub async fn connect_to(
+    shared: &Shared,
+    table: &Table,
+    src: SocketAddrV4,
+    ep: SocketAddrV4,
+    timeout: Duration,
+    sec: &mut Security,
+) -> Result<Upstream, Fail> {
+    sec.src_identity = table.local_identity(*src.ip());
+    if table.is_local_workload(*ep.ip()) {
+        sec.dst_identity = table.local_identity(*ep.ip());
+        let v = table.authz.evaluate(&AuthzInput {
+            dst_ip: *ep.ip(),
+            dst_port: ep.port(),
+            src_ip: *src.ip(),
+            identity: sec.src_identity.as_deref(),
+            transport: Transport::Local,
+        });
+        sec.policy = non_empty(&v.policy);
+        sec.audit = non_empty(&v.audit);
+        if !v.allow {
+            return Err(Fail::Code(Arc::from(v.code)));
+        }
+        return connect(*src.ip(), ep, shared.transparent, timeout)
+            .await
+            .map(Upstream::Tcp)
+            .map_err(Fail::Close);
+    }
+    let Some(peer) = table.peer(*ep.ip()) else {
+        return connect(*src.ip(), ep, shared.transparent, timeout)
+            .await
+            .map(Upstream::Tcp)
+            .map_err(Fail::Close);
+    };
+    sec.dst_identity = Some(peer.identity.clone());
+    sec.tls = true;
+    let Some(src_id) = sec.src_identity.clone() else {
+        return Err(Fail::Code(Arc::from("MESH_ERR_NO_CERTIFICATE")));
+    };
+    let waited = Instant::now();
+    while !shared.certs.has(&src_id) {
+        if waited.elapsed() >= CERT_WAIT.min(timeout) {
+            return Err(Fail::Code(Arc::from("MESH_ERR_NO_CERTIFICATE")));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let key = PoolKey {
+        src_identity: src_id,
+        dst_identity: peer.identity.clone(),
+        dst_node: peer.node.clone(),
+    };
+    let dial = SocketAddrV4::new(*ep.ip(), shared.remote_tunnel_port());
+    match tokio::time::timeout(
+        timeout,
+        Box::pin(shared.pool.connect(&key, dial, None, ep, src)),
+    )
+    .await
+    {
+        Err(_) => Err(Fail::Code(Arc::from("MESH_ERR_TUNNEL_TIMEOUT"))),
+        Ok(Err(e)) => Err(Fail::Code(Arc::from(e.code()))),
+        Ok(Ok(s)) => Ok(Upstream::Tunnel(Box::new(s))),
     }
 }
 
 /// Connects to one of a Service's endpoints: power of two choices over open connections, the
 /// pick counted open at once (so concurrent connects see it). An endpoint that fails (refused,
-/// unreachable, reset) is pushed onto `tried` and another is picked among the rest, until one
-/// connects, all were tried or the connect timeout is spent; the error is then the last one
-/// (`connect_timeout` when the budget ran out in a connect). A success stays counted open in the
-/// balancer until the connection releases it.
+/// unreachable, reset, tunnel failure) is pushed onto `tried` and another is picked among the
+/// rest, until one connects, all were tried or the connect timeout is spent; the error is then the
+/// last one. An authorization denial is final. A success stays counted open in the balancer until
+/// the connection releases it.
 pub async fn connect_service(
     shared: &Shared,
-    bind_ip: Ipv4Addr,
+    table: &Table,
+    src: SocketAddrV4,
     svc: &ServiceRoute,
     tried: &mut Vec<SocketAddrV4>,
-) -> Result<(TcpStream, SocketAddrV4), CloseReason> {
+    sec: &mut Security,
+) -> Result<(Upstream, SocketAddrV4), Fail> {
     let deadline = Instant::now() + shared.connect_timeout;
-    let mut last = CloseReason::ConnectError;
+    let mut last = Fail::Close(CloseReason::ConnectError);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(if tried.is_empty() {
-                CloseReason::ConnectTimeout
+                Fail::Close(CloseReason::ConnectTimeout)
             } else {
                 last
             });
@@ -190,8 +359,11 @@ pub async fn connect_service(
             return Err(last);
         };
         let ep = claim.endpoint();
-        match connect(bind_ip, ep, shared.transparent, left).await {
+        match connect_to(shared, table, src, ep, left, sec).await {
             Ok(s) => return Ok((s, claim.keep())),
+            Err(Fail::Code(c)) if c.as_ref() == AUTHZ_DENIED || c.as_ref() == MTLS_REQUIRED => {
+                return Err(Fail::Code(c))
+            }
             Err(r) => {
                 // dropping the claim uncounts the failed endpoint
                 last = r;

@@ -14,13 +14,19 @@ use super::listener;
 use super::relay::Mode;
 use super::services::Balancer;
 use super::table::{Decision, Direction, Table};
+use super::tunnel;
 use crate::errors::{err, Code, Result};
+use crate::hbone::{CertStore, Pool, PoolConfig};
 
 /// Everything `proxy_start` decided; tests use loopback listen addresses and no IP_TRANSPARENT.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub outbound: SocketAddrV4,
     pub inbound: SocketAddrV4,
+    /// the HBONE listener (15008); None: no tunnel listener (unit tests of the plain path)
+    pub tunnel: Option<SocketAddrV4>,
+    /// the port other nodes' proxies accept HBONE on (15008; tests point it at a loopback port)
+    pub peer_tunnel_port: u16,
     pub connect_timeout: Duration,
     pub max_buffer: usize,
     pub flush: Duration,
@@ -35,6 +41,8 @@ impl Config {
         Config {
             outbound: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, outbound_port),
             inbound: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, inbound_port),
+            tunnel: None,
+            peer_tunnel_port: 15008,
             connect_timeout: Duration::from_secs(5),
             max_buffer: 256 * 1024,
             flush: Duration::from_millis(20),
@@ -66,11 +74,30 @@ pub struct Shared {
     pub transparent: bool,
     /// open connections per Service endpoint (power of two choices)
     pub balancer: Balancer,
+    /// the workload certificates and trust bundle (swapped whole by `setCertificates`)
+    pub certs: Arc<CertStore>,
+    /// pooled HBONE connections to other nodes' proxies
+    pub pool: Pool,
+    /// the tunnel listener's port (0: none); a destination on it is a direct connect
+    pub tunnel_port: u16,
+    peer_tunnel_port: u16,
 }
 
 impl Shared {
     pub(super) fn new(cfg: &Config, own_ports: [u16; 2]) -> Shared {
+        let certs = Arc::new(CertStore::new());
         Shared {
+            pool: Pool::new(
+                PoolConfig {
+                    max_streams_per_conn: 100,
+                    connect_timeout: cfg.connect_timeout,
+                    idle_timeout: Duration::from_secs(300),
+                },
+                certs.clone(),
+            ),
+            certs,
+            tunnel_port: 0,
+            peer_tunnel_port: cfg.peer_tunnel_port,
             table: RwLock::new(Arc::new(Table::empty())),
             stats: Stats::default(),
             events: Arc::new(EventQueue::new(QUEUE_CAPACITY)),
@@ -87,7 +114,20 @@ impl Shared {
     /// The decision for one connection from the table in force (what accept and evaluate run).
     pub fn decide(&self, dir: Direction, src: SocketAddrV4, dst: SocketAddrV4) -> Decision {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        if self.tunnel_port != 0 && dst.port() == self.tunnel_port && dir == Direction::Outbound {
+            return Decision::Deny(Arc::from(super::table::DIRECT_CONNECT));
+        }
         table.decide(dir, src, dst, self.own_ports)
+    }
+
+    /// Where another node's proxy accepts HBONE.
+    pub fn remote_tunnel_port(&self) -> u16 {
+        self.peer_tunnel_port
+    }
+
+    /// The table in force (a cheap Arc clone).
+    pub fn table(&self) -> Arc<Table> {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Installs a validated table; returns its version.
@@ -126,8 +166,14 @@ impl Engine {
             .map_err(|e| err(Code::Listen, format!("cannot start the proxy runtime: {e}")))?;
         let out = listener::bind(cfg.outbound, cfg.transparent, "outboundPort")?;
         let inb = listener::bind(cfg.inbound, cfg.transparent, "inboundPort")?;
+        let tun = match cfg.tunnel {
+            Some(a) => Some(listener::bind(a, cfg.transparent, "tunnelPort")?),
+            None => None,
+        };
         let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
-        let shared = Arc::new(Shared::new(&cfg, [port(&out), port(&inb)]));
+        let mut sh = Shared::new(&cfg, [port(&out), port(&inb)]);
+        sh.tunnel_port = tun.as_ref().map_or(0, port);
+        let shared = Arc::new(sh);
         {
             let _ctx = rt.enter();
             for (l, dir, what) in [
@@ -141,6 +187,15 @@ impl Engine {
                     )
                 })?;
                 rt.spawn(listener::accept_loop(l, dir, shared.clone()));
+            }
+            if let Some(l) = tun {
+                let l = tokio::net::TcpListener::from_std(l).map_err(|e| {
+                    err(
+                        Code::Listen,
+                        format!("cannot register the tunnelPort listener: {e}"),
+                    )
+                })?;
+                rt.spawn(tunnel::accept_loop(l, shared.clone()));
             }
             rt.spawn(events::flusher(
                 shared.events.clone(),

@@ -146,9 +146,12 @@ fn a_busy_port_is_a_listen_error_that_names_it() {
 #[test]
 fn per_connection_state_stays_small() {
     let n = std::mem::size_of::<ConnState>();
-    assert!(n <= 192, "ConnState is {n} bytes");
+    // 192 before identities: the tunnel upstream and the boxed security record add 8 bytes each
+    assert!(n <= 208, "ConnState is {n} bytes");
     assert!(
-        std::mem::size_of::<Event>() <= 96,
+        // 96 before identities: two identities, the policy and the audit policy are Arc<str>
+        // (16 B each); 65 536 queued events then hold 10 MiB at most
+        std::mem::size_of::<Event>() <= 160,
         "Event is {} bytes",
         std::mem::size_of::<Event>()
     );
@@ -168,7 +171,9 @@ fn per_connection_state_stays_small() {
         let fut = conn::handle(e.shared.clone(), s, Direction::Outbound);
         let size = std::mem::size_of_val(&fut);
         println!("ConnState {n} B, connection task future {size} B");
-        assert!(size <= 1024, "connection future is {size} bytes");
+        // 1024 before identities; the tunnel connect and relay are boxed (they are large), what
+        // remains is the authorization and tunnel branch state (1072 B measured)
+        assert!(size <= 1152, "connection future is {size} bytes");
     });
     e.finish_close(Duration::from_secs(1));
 }

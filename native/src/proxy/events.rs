@@ -53,6 +53,18 @@ pub struct Event {
     pub service: Option<Arc<str>>,
     /// the endpoint actually connected, once connected
     pub upstream: Option<SocketAddrV4>,
+    /// the client's identity: its own pod's (outbound, same node) or the verified peer
+    /// certificate's (inbound over HBONE); None for plaintext from outside the mesh
+    pub src_identity: Option<Arc<str>>,
+    /// the destination's identity: the verified server certificate's (outbound HBONE) or the
+    /// local pod's (inbound)
+    pub dst_identity: Option<Arc<str>>,
+    /// the bytes crossed the node link inside an mTLS (HBONE) tunnel
+    pub tls: bool,
+    /// the authorization policy that decided (denied, allowed or audited), "namespace/name"
+    pub policy: Option<Arc<str>>,
+    /// the AUDIT policy that matched (the connection went on), if any
+    pub audit: Option<Arc<str>>,
 }
 
 /// Where flushed batches go; returns false when the batch could not be delivered (then its events
@@ -139,6 +151,11 @@ mod tests {
             reason: Reason::Denied(Arc::from("MESH_ERR_NOT_ENROLLED")),
             service: None,
             upstream: None,
+            src_identity: None,
+            dst_identity: None,
+            tls: false,
+            policy: None,
+            audit: None,
         }
     }
 

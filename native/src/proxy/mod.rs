@@ -28,6 +28,7 @@
 //! user-space buffer, so it is the default.
 
 pub mod api;
+mod authz;
 mod conn;
 mod engine;
 mod events;
@@ -36,6 +37,7 @@ mod relay;
 mod services;
 mod splice;
 mod table;
+mod tunnel;
 
 #[cfg(test)]
 mod engine_tests;

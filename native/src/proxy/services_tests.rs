@@ -299,6 +299,10 @@ fn route(name: &str, endpoints: Vec<SocketAddrV4>) -> ServiceRoute {
     }
 }
 
+fn sec() -> conn::Security {
+    conn::Security::default()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -318,13 +322,18 @@ fn connect_service_retries_elsewhere_on_refusal() {
         let svc = route("shop/web", vec![good, closed]);
         // `good` carries one connection already, so two choices always try `closed` first.
         sh.balancer.acquire(good);
-        let lo = Ipv4Addr::LOCALHOST;
+        let src = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let t0 = Table::empty();
         for i in 1..=5u32 {
             let mut tried = Vec::new();
-            let (s, ep) = conn::connect_service(&sh, lo, &svc, &mut tried)
+            let (s, ep) = conn::connect_service(&sh, &t0, src, &svc, &mut tried, &mut sec())
                 .await
+                .ok()
                 .expect("an endpoint accepts");
             assert_eq!((ep, tried.as_slice()), (good, &[closed][..]), "attempt {i}");
+            let conn::Upstream::Tcp(s) = s else {
+                panic!("a plain endpoint is reached over TCP")
+            };
             assert_eq!(v4(s.peer_addr().unwrap()), good);
             assert_eq!(sh.balancer.open_count(good), 1 + i);
             assert_eq!(sh.balancer.open_count(closed), 0);
@@ -332,17 +341,20 @@ fn connect_service_retries_elsewhere_on_refusal() {
 
         let mut tried = Vec::new();
         let down = route("shop/down", vec![closed, closed_port()]);
-        let r = conn::connect_service(&sh, lo, &down, &mut tried).await;
+        let r = conn::connect_service(&sh, &t0, src, &down, &mut tried, &mut sec()).await;
         assert!(
-            matches!(r, Err(CloseReason::ConnectRefused)),
+            matches!(r, Err(conn::Fail::Close(CloseReason::ConnectRefused))),
             "the last error"
         );
         assert_eq!(tried.len(), 2, "every endpoint was tried once");
         assert_eq!(sh.balancer.open_count(closed), 0);
 
         let none = route("shop/none", vec![]);
-        let r = conn::connect_service(&sh, lo, &none, &mut Vec::new()).await;
-        assert!(matches!(r, Err(CloseReason::ConnectError)));
+        let r = conn::connect_service(&sh, &t0, src, &none, &mut Vec::new(), &mut sec()).await;
+        assert!(matches!(
+            r,
+            Err(conn::Fail::Close(CloseReason::ConnectError))
+        ));
     });
 }
 
@@ -355,8 +367,13 @@ fn connect_service_stops_when_the_budget_is_spent() {
         let sh = shared(Duration::ZERO);
         let svc = route("shop/web", vec![good]);
         let mut tried = Vec::new();
-        let r = conn::connect_service(&sh, Ipv4Addr::LOCALHOST, &svc, &mut tried).await;
-        assert!(matches!(r, Err(CloseReason::ConnectTimeout)));
+        let src = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let r =
+            conn::connect_service(&sh, &Table::empty(), src, &svc, &mut tried, &mut sec()).await;
+        assert!(matches!(
+            r,
+            Err(conn::Fail::Close(CloseReason::ConnectTimeout))
+        ));
         assert!(tried.is_empty());
         assert_eq!(sh.balancer.open_count(good), 0);
     });

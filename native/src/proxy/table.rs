@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::authz::Authz;
 use super::services::{self, ServiceRoute};
 
 /// Close reason of a connection whose original destination is this node (or loopback).
@@ -62,6 +63,15 @@ impl TableVerdict {
 struct Entry {
     outbound: TableVerdict,
     inbound: TableVerdict,
+    /// the pod's SPIFFE identity (the certificate its connections present); None: no identity
+    identity: Option<Arc<str>>,
+}
+
+/// A meshed pod on another node: connections to it travel over HBONE to its node's proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub node: Arc<str>,
+    pub identity: Arc<str>,
 }
 
 impl Entry {
@@ -98,6 +108,10 @@ pub struct Table {
     defaults: Entry,
     workloads: HashMap<Ipv4Addr, Entry>,
     services: HashMap<SocketAddrV4, Arc<ServiceRoute>>,
+    /// meshed pods of other nodes, by IP
+    peers: HashMap<Ipv4Addr, Arc<Peer>>,
+    /// inbound authorization of this node's workloads
+    pub authz: Authz,
     direct: Arc<str>,
 }
 
@@ -112,9 +126,12 @@ impl Table {
             defaults: Entry {
                 outbound: deny.clone(),
                 inbound: deny,
+                identity: None,
             },
             workloads: HashMap::new(),
             services: HashMap::new(),
+            peers: HashMap::new(),
+            authz: Authz::empty(),
             direct: Arc::from(DIRECT_CONNECT),
         }
     }
@@ -122,6 +139,21 @@ impl Table {
     #[cfg(test)]
     pub fn workload_count(&self) -> usize {
         self.workloads.len()
+    }
+
+    /// The identity of an enrolled pod of this node (None: not one, or it has no identity).
+    pub fn local_identity(&self, ip: Ipv4Addr) -> Option<Arc<str>> {
+        self.workloads.get(&ip).and_then(|e| e.identity.clone())
+    }
+
+    /// Whether `ip` is an enrolled pod of this node (its inbound verdict forwards).
+    pub fn is_local_workload(&self, ip: Ipv4Addr) -> bool {
+        self.workloads.get(&ip).is_some_and(|e| e.inbound.forward)
+    }
+
+    /// The meshed pod of another node at `ip`, if any.
+    pub fn peer(&self, ip: Ipv4Addr) -> Option<Arc<Peer>> {
+        self.peers.get(&ip).cloned()
     }
 
     /// Decides a captured connection, in order: loopback, local or proxy-port destination →
@@ -197,12 +229,16 @@ impl Table {
             workloads.insert(ip, e);
         }
         let services = services::parse(obj.get("services"))?;
+        let peers = parse_peers(obj.get("peers"))?;
+        let authz = Authz::parse(obj.get("authz"))?;
         Ok(Table {
             version,
             local,
             defaults,
             workloads,
             services,
+            peers,
+            authz,
             direct: Arc::from(DIRECT_CONNECT),
         })
     }
@@ -271,7 +307,54 @@ fn entry(obj: &Map<String, Value>, path: &str) -> Result<Entry, String> {
     Ok(Entry {
         outbound: verdict(field(obj, path, "outbound")?, &format!("{path}.outbound"))?,
         inbound: verdict(field(obj, path, "inbound")?, &format!("{path}.inbound"))?,
+        identity: opt_identity(obj.get("identity"), &format!("{path}.identity"))?,
     })
+}
+
+/// An optional SPIFFE identity: absent or "" → None.
+fn opt_identity(v: Option<&Value>, path: &str) -> Result<Option<Arc<str>>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s.starts_with("spiffe://") && s.len() <= 512 => {
+            Ok(Some(Arc::from(s.as_str())))
+        }
+        Some(v) => Err(format!(
+            "{path}: {} is not a spiffe:// identity",
+            describe(v)
+        )),
+    }
+}
+
+/// `peers`: meshed pods of other nodes, `[{ip, node, identity}]` (absent: none).
+fn parse_peers(v: Option<&Value>) -> Result<HashMap<Ipv4Addr, Arc<Peer>>, String> {
+    let mut out = HashMap::new();
+    let Some(v) = v else { return Ok(out) };
+    for (i, p) in as_array(v, "peers")?.iter().enumerate() {
+        let path = format!("peers[{i}]");
+        let po = as_object(p, &path)?;
+        let ip = ipv4(field(po, &path, "ip")?, &format!("{path}.ip"))?;
+        let node_v = field(po, &path, "node")?;
+        let node = node_v
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("{path}.node: {} is not a node name", describe(node_v)))?;
+        let identity = opt_identity(po.get("identity"), &format!("{path}.identity"))?
+            .ok_or_else(|| format!("{path}.identity: missing"))?;
+        if out
+            .insert(
+                ip,
+                Arc::new(Peer {
+                    node: Arc::from(node),
+                    identity,
+                }),
+            )
+            .is_some()
+        {
+            return Err(format!("{path}.ip: \"{ip}\" is listed twice"));
+        }
+    }
+    Ok(out)
 }
 
 fn is_mesh_code(s: &str) -> bool {
