@@ -1,7 +1,13 @@
 // `nodemesh demo`: brings up examples/demo with one agent per node, sends meshed requests (same node
 // and cross node) and shows that the servers see the client's own pod IP, the agents' connection and
-// BPF counters, then shows that an unmeshed namespace is not captured, and tears everything down.
+// BPF counters, that cross-node bytes travel as TLS (a capture of the node link) with the identity
+// node-b verified, a connection denied by an AuthorizationPolicy, then that an unmeshed namespace is
+// not captured, and tears everything down.
 
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MeshError, toMeshError } from '../common/errors.js';
 import { ROOT } from '../native/index.js';
@@ -31,7 +37,7 @@ export async function demo(argv: string[]): Promise<number> {
   const usage = usageOf(['demo']);
   const { values } = parseFlags(argv, { manifests: { type: 'string' } }, usage);
   const dir = typeof values.manifests === 'string' ? values.manifests : path.join(ROOT, 'examples', 'demo');
-  const total = 7;
+  const total = 8;
   let n = 0;
   let stepName = '';
   const step = (what: string): void => { n++; stepName = what; out(`\n[${n}/${total}] ${what}`); };
@@ -45,8 +51,8 @@ export async function demo(argv: string[]): Promise<number> {
     for (const p of cl.pods) out(`      ${p.key.padEnd(16)} ${p.node.padEnd(8)} ${p.ip}`);
     const ip = (key: string): string => cl.pod(key).ip;
     const metrics = async (node: string): Promise<string> => (await cl.agentGet(node, '/metrics')).body;
-    const get = async (from: string, to: string): Promise<Echo> => {
-      const url = `http://${ip(to)}:8080/demo`;
+    const get = async (from: string, to: string, urlPath = '/demo'): Promise<Echo> => {
+      const url = `http://${ip(to)}:8080${urlPath}`;
       const r = await cl.exec(from, ['nodemesh', 'workload', 'get', url, '--timeout-ms', '5000'], { timeoutMs: 20_000 });
       if (r.code !== 0) throw new MeshError('MESH_ERR_DEMO', `GET ${url} from ${from} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
       return JSON.parse(r.stdout.trim().split('\n')[0]!) as Echo;
@@ -76,9 +82,36 @@ export async function demo(argv: string[]): Promise<number> {
     const crossIn = { ...crossOut, direction: 'inbound' };
     const outA = metricSum(base.a, 'tcp_open_total', crossOut);
     const inB = metricSum(base.b, 'tcp_open_total', crossIn);
-    expectClient(await get('shop/client', 'shop/server-b'), 'shop/client', 'shop/server-b');
+    // capture node-b's link while the request crosses it: the marker in the URL must not appear
+    const pcap = path.join(tmpdir(), `nodemesh-demo-${randomBytes(4).toString('hex')}.pcap`);
+    const marker = `demo-marker-${randomBytes(6).toString('hex')}`;
+    const dump = spawn('nsenter', [`--net=/run/netns/${cl.status.nodes.find((x) => x.name === 'node-b')!.netns}`, 'tcpdump', '-i', 'eth0', '-U', '-s', '0', '-w', pcap, 'tcp'], { stdio: 'ignore' });
+    await sleep(800);
+    try {
+      expectClient(await get('shop/client', 'shop/server-b', `/${marker}`), 'shop/client', 'shop/server-b');
+      await sleep(300);
+    } finally {
+      dump.kill('SIGINT');
+      await new Promise((r) => dump.once('exit', r));
+    }
+    const bytes = readFileSync(pcap);
+    rmSync(pcap, { force: true });
+    let records = 0;
+    for (let i = bytes.indexOf(Buffer.from([0x17, 0x03, 0x03])); i >= 0; i = bytes.indexOf(Buffer.from([0x17, 0x03, 0x03]), i + 3)) records++;
+    const leaked = bytes.toString('latin1').includes(marker);
+    out(`      node-b's link (tcpdump, ${bytes.length} B): ${records} TLS application-data record headers, the URL marker ${leaked ? 'FOUND in plaintext ✗' : 'not found ✓'}`);
+    if (leaked || records === 0) throw new MeshError('MESH_ERR_DEMO', 'the cross-node request was not carried inside TLS on the node link');
     await waitMetric('node-a', 'tcp_open_total', crossOut, outA + 1);
-    await waitMetric('node-b', 'tcp_open_total', crossIn, inB + 1);
+    await waitMetric('node-b', 'tcp_open_total', { ...crossIn, tls: 'true' }, inB + 1);
+    const verified = metricLines(await metrics('node-b'), 'tcp_open_total', { ...crossIn, tls: 'true' })[0] ?? '';
+    out(`      node-b verified the client's certificate: ${/src_identity="([^"]*)"/.exec(verified)?.[1] ?? '?'} (connection_security_policy=${/connection_security_policy="([^"]*)"/.exec(verified)?.[1] ?? '?'})`);
+
+    step('denied by an AuthorizationPolicy: shop/intruder (node-a) → shop/server-b');
+    const denied = await cl.exec('shop/intruder', ['nodemesh', 'workload', 'get', `http://${ip('shop/server-b')}:8080/demo`, '--timeout-ms', '3000'], { timeoutMs: 20_000 });
+    if (denied.code === 0) throw new MeshError('MESH_ERR_DEMO', 'shop/intruder reached shop/server-b although shop/deny-intruder denies it');
+    await waitMetric('node-b', 'inbound_tcp_authz_deny_total', { policy: 'shop/deny-intruder' }, 1);
+    out(`      the connection was reset (${(denied.stderr || denied.stdout).trim().split('\n').at(-1)})`);
+    for (const l of metricLines(await metrics('node-b'), 'inbound_tcp_authz_deny_total', { policy: 'shop/deny-intruder' })) out(`        ${l}`);
 
     step('through a Service: shop/client → shop/server (virtual IP, balanced by the node proxy)');
     const svc = (JSON.parse((await cl.agentGet('node-a', '/config_dump')).body) as { services: Array<{ key: string; vip: string }> }).services.find((x) => x.key === 'shop/server');
