@@ -42,6 +42,16 @@ export const ERROR_CODES = {
   MESH_ERR_CSR_FORBIDDEN: 'a node asked for the certificate of an identity none of its pods runs as',
   MESH_ERR_CSR_RATE_LIMITED: 'a node sent certificate requests faster than its rate limit',
   MESH_ERR_CERT: 'an agent could not obtain or renew a workload certificate',
+  MESH_ERR_NO_CERTIFICATE: 'a meshed pod\'s cross-node connection was refused because its node holds no certificate for its identity (yet)',
+  MESH_ERR_TLS_HANDSHAKE: 'the mutual TLS handshake of an HBONE tunnel failed (expired, not yet valid, unknown issuer, self-signed or chain-less certificate, no client certificate)',
+  MESH_ERR_PEER_IDENTITY: 'the HBONE peer presented a valid certificate of another SPIFFE identity (or another trust domain) than the destination workload\'s',
+  MESH_ERR_TUNNEL_CONNECT: 'the TCP connection to a peer node proxy\'s :15008, or the HTTP/2 connection over it, failed',
+  MESH_ERR_TUNNEL_REFUSED: 'the destination node proxy answered the CONNECT with 400 or 503 (not a local enrolled pod, a proxy port, or the pod refused the connection)',
+  MESH_ERR_TUNNEL_PROTOCOL: 'an HTTP/2 protocol violation or unexpected stream reset on an HBONE tunnel',
+  MESH_ERR_TUNNEL_TIMEOUT: 'opening an HBONE stream (connect, handshake or the CONNECT answer) took longer than the connect timeout',
+  MESH_ERR_TUNNEL_AUTHORITY: 'an HBONE CONNECT named an :authority that is not a local enrolled pod with the identity the connection presented, or a proxy port',
+  MESH_ERR_AUTHZ_DENIED: 'an AuthorizationPolicy (or the default inbound policy) denied the connection',
+  MESH_ERR_MTLS_REQUIRED: 'a STRICT MeshTLSPolicy refused plaintext from a client outside the mesh',
 } as const;
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;
