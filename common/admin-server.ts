@@ -1,6 +1,7 @@
 // The admin HTTP endpoint of the agent (15020) and the controller (15014), on TCP and optionally a
 // unix socket (the simulated cluster): /metrics, /ready, /live, /config_dump plus component routes
-// (e.g. the controller's /debug/snapshot). Read-only; handlers only read state already held.
+// (e.g. the controller's /debug/snapshot). GET handlers only read state already held; POST
+// actions (the controller's CA rotation) are served on the unix socket only, never on TCP.
 
 import http from 'node:http';
 import { existsSync, unlinkSync } from 'node:fs';
@@ -13,6 +14,8 @@ export interface AdminSources {
   configDump(): unknown;
   /** extra GET routes: path → JSON body (undefined → 404) */
   readonly routes?: Readonly<Record<string, (q: URLSearchParams) => unknown>>;
+  /** POST routes, unix socket only (file permissions are the access control): path → JSON body */
+  readonly actions?: Readonly<Record<string, (q: URLSearchParams) => Promise<unknown>>>;
 }
 
 export class AdminServer {
@@ -23,9 +26,19 @@ export class AdminServer {
     this.#src = src;
   }
 
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, local: boolean): Promise<void> {
     const url = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') { res.writeHead(405).end(); return; }
+    if (req.method === 'POST' && local && url && this.#src.actions?.[url]) {
+      try {
+        const body = await this.#src.actions[url](new URL(req.url ?? '/', 'http://x').searchParams);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
+      } catch (e) {
+        const err = e as { code?: string; message?: string };
+        res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ code: err.code ?? 'MESH_ERR_INTERNAL', message: err.message ?? String(e) }));
+      }
+      return;
+    }
+    if (req.method !== 'GET') { res.writeHead(405, { 'content-type': 'text/plain' }).end(local && this.#src.actions ? `POST only: ${Object.keys(this.#src.actions).join(' ')}\n` : 'GET only\n'); return; }
     switch (url) {
       case '/metrics': {
         const body = await this.#src.registry.metrics();
@@ -66,8 +79,9 @@ export class AdminServer {
   }
 
   async #listen(target: { port: number; host: string } | { path: string }): Promise<void> {
+    const local = 'path' in target;
     const server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((e: unknown) => { if (!res.headersSent) res.writeHead(500).end(String(e)); });
+      this.#handle(req, res, local).catch((e: unknown) => { if (!res.headersSent) res.writeHead(500).end(String(e)); });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new MeshError('MESH_ERR_LISTEN', `admin server cannot listen on ${JSON.stringify(target)}: ${e.message}; is another agent running on this node?`)));

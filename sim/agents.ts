@@ -14,8 +14,13 @@ export interface HttpResult { readonly status: number; readonly body: string }
 
 /** GET `urlPath` over a unix socket. */
 export function unixGet(socketPath: string, urlPath: string, timeoutMs = 5000): Promise<HttpResult> {
+  return unixRequest('GET', socketPath, urlPath, timeoutMs);
+}
+
+/** `method` `urlPath` over a unix socket, no body (POST runs the controller's admin actions). */
+export function unixRequest(method: 'GET' | 'POST', socketPath: string, urlPath: string, timeoutMs = 5000): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.request({ method, socketPath, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
@@ -23,7 +28,8 @@ export function unixGet(socketPath: string, urlPath: string, timeoutMs = 5000): 
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(new MeshError('MESH_ERR_CLUSTER', `GET ${urlPath} on ${socketPath} failed: ${e.message}; is the agent running (see its log)?`, { cause: e })));
+    req.on('error', (e) => reject(new MeshError('MESH_ERR_CLUSTER', `${method} ${urlPath} on ${socketPath} failed: ${e.message}; is the agent running (see its log)?`, { cause: e })));
+    req.end();
   });
 }
 

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { MeshError, toMeshError } from '../common/errors.js';
 import { formatProblem } from '../controller/src/model/index.js';
 import { ManifestSource, type ManifestSnapshot } from '../controller/src/sources/index.js';
-import { startAgent, unixGet, type AgentStartOptions, type HttpResult } from './agents.js';
+import { startAgent, unixGet, unixRequest, type AgentStartOptions, type HttpResult } from './agents.js';
 import { CONTROLLER_GRPC_PORT, CONTROLLER_IP, VipAllocator, controllerPaths, issueTokens, startController } from './controller.js';
 import { ipBatch, listNetns, sameProcess, signal, sleep, startTime } from './exec.js';
 import { guard, guardSignals, unguard } from './guard.js';
@@ -50,6 +50,8 @@ export interface UpOptions {
    * false: each agent reads the rendered manifests itself (standalone mode).
    */
   readonly controller?: boolean;
+  /** extra flags for the controller (e.g. ["--cert-ttl", "1m"]), kept for restarts */
+  readonly controllerArgs?: readonly string[];
 }
 
 export type NodeInfo = Readonly<NodeStatus> & { readonly index: number; readonly agentPid?: number };
@@ -149,7 +151,7 @@ export class SimCluster {
       issueTokens(cp, this.#status.nodes.map((n) => n.name));
       await ipBatch(plan.fabricNetns, [`addr add ${CONTROLLER_IP}/24 dev ${plan.bridge}`]);
       say(`starting the controller at ${CONTROLLER_IP}:${CONTROLLER_GRPC_PORT}`);
-      this.#status.controller = await startController(plan.fabricNetns, cp, this.renderedDir);
+      this.#status.controller = await startController(plan.fabricNetns, cp, this.renderedDir, this.#opts.controllerArgs);
       writeStatus(this.#status);
       this.#check();
     }
@@ -341,6 +343,16 @@ export class SimCluster {
     return unixGet(controllerPaths(this.runDir).adminSocket, urlPath, timeoutMs);
   }
 
+  /** POST over the controller's admin unix socket: /ca/rotate, /ca/remove-old-anchors. */
+  controllerPost(urlPath: string, timeoutMs = 10_000): Promise<HttpResult> {
+    return unixRequest('POST', controllerPaths(this.runDir).adminSocket, urlPath, timeoutMs);
+  }
+
+  /** Where the controller keeps the mesh CA (ca.crt, tls.crt, tls.key). */
+  get caDir(): string {
+    return controllerPaths(this.runDir).caDir;
+  }
+
   get controllerPid(): number | undefined {
     return this.#status.controller?.pid;
   }
@@ -353,10 +365,10 @@ export class SimCluster {
     writeStatus(this.#status);
   }
 
-  /** (Re)starts the controller and waits until it is ready. */
-  async startController(): Promise<void> {
+  /** (Re)starts the controller and waits until it is ready; `extraArgs` apply to this start only. */
+  async startController(extraArgs: readonly string[] = []): Promise<void> {
     if (this.#status.controller) throw new MeshError('MESH_ERR_CLUSTER', `the controller is already running (pid ${this.#status.controller.pid})`);
-    this.#status.controller = await startController(this.#plan.fabricNetns, controllerPaths(this.runDir), this.renderedDir);
+    this.#status.controller = await startController(this.#plan.fabricNetns, controllerPaths(this.runDir), this.renderedDir, [...(this.#opts.controllerArgs ?? []), ...extraArgs]);
     writeStatus(this.#status);
   }
 

@@ -20,6 +20,8 @@ export interface ControllerPaths {
   readonly adminSocket: string;
   readonly tokensFile: string;
   readonly log: string;
+  /** the mesh CA (ca.crt, tls.crt, tls.key), generated on the first start, kept across restarts */
+  readonly caDir: string;
   tokenFile(node: string): string;
   stateDir(node: string): string;
 }
@@ -31,6 +33,7 @@ export function controllerPaths(runDir: string): ControllerPaths {
     adminSocket: path.join(dir, 'admin.sock'),
     tokensFile: path.join(dir, 'node-tokens.json'),
     log: path.join(runDir, 'logs', 'controller.log'),
+    caDir: path.join(dir, 'ca'),
     tokenFile: (node) => path.join(runDir, 'tokens', node),
     stateDir: (node) => path.join(runDir, 'agent-state', node),
   };
@@ -49,9 +52,9 @@ export function issueTokens(p: ControllerPaths, nodes: readonly string[]): void 
 }
 
 /** Starts the controller in the fabric netns and waits for its /ready. */
-export async function startController(fabricNetns: string, p: ControllerPaths, renderedDir: string, timeoutMs = 30_000): Promise<ProcRef> {
+export async function startController(fabricNetns: string, p: ControllerPaths, renderedDir: string, extraArgs: readonly string[] = [], timeoutMs = 30_000): Promise<ProcRef> {
   mkdirSync(p.dir, { recursive: true });
-  const argv = ['nodemesh', 'controller', '--manifests', renderedDir, '--node-tokens', p.tokensFile, '--admin-socket', p.adminSocket, '--grpc-port', String(CONTROLLER_GRPC_PORT), '--admin-port', String(CONTROLLER_ADMIN_PORT)];
+  const argv = ['nodemesh', 'controller', '--manifests', renderedDir, '--node-tokens', p.tokensFile, '--admin-socket', p.adminSocket, '--grpc-port', String(CONTROLLER_GRPC_PORT), '--admin-port', String(CONTROLLER_ADMIN_PORT), '--ca-dir', p.caDir, ...extraArgs];
   const child = spawnInNetns(fabricNetns, argv, { log: p.log, env: {} });
   child.on('error', () => undefined);
   const ref = procRef(child);

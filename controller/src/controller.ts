@@ -133,6 +133,10 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
     registry: metrics.registry,
     ready: () => (snapshot ? { ready: true } : { ready: false, reason: 'no cluster snapshot yet' }),
     configDump: () => ({ version: model.version, source: source.kind, agents: server.agents(), rejected: snapshot?.problems.map(formatProblem) ?? [], ca: ca.info() }),
+    actions: {
+      '/ca/rotate': async () => ({ rotated: true, ca: await ca.rotate() }),
+      '/ca/remove-old-anchors': async () => ({ removed: await ca.removeAnchors(), ca: ca.info() }),
+    },
     routes: {
       '/debug/snapshot': (q) => {
         const node = q.get('node');
