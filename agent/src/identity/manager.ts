@@ -1,7 +1,8 @@
 // The agent's workload certificates: one per identity its enrolled pods run as, obtained through a
 // CertificateSigner, renewed at half its life (±10 % jitter), retried with backoff on failure while
-// the old certificate stays in use until it actually expires. Emits the snapshot the native proxy
-// parses (the only place keys appear), a key-free status() and readiness() for operators.
+// the old certificate stays in use until it actually expires; a new trust anchor (CA rotation) has
+// every certificate not issued under it reissued within a short spread. Emits the snapshot the native
+// proxy parses (the only place keys appear), a key-free status() and readiness() for operators.
 
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -50,11 +51,16 @@ export interface IdentityManagerOptions {
   readonly retryMs?: { readonly min: number; readonly max: number };
   /** CSRs in flight at once, default 8 (a node with many pods stays under the CA's rate limit) */
   readonly concurrency?: number;
+  /** a new trust anchor: reissue within this spread (default 10 s, at most 5 % of the lifetime) */
+  readonly rotationSpreadMs?: number;
 }
 
 interface Entry {
   readonly identity: string;
   cert: HeldCert | undefined;
+  /** start of the certificate's usable life: notBefore, or when it arrived if notBefore was
+   *  backdated for clock skew (else a short lifetime would look half-spent on arrival) */
+  startMs: number;
   /** the time the next renewal or retry is due */
   dueAt: number;
   inflight: boolean;
@@ -103,7 +109,7 @@ export class IdentityManager {
     }
     for (const id of want) {
       if (this.#entries.has(id)) continue;
-      const e: Entry = { identity: id, cert: undefined, dueAt: this.#clock.now(), inflight: false, queued: false, failures: 0, lastError: undefined, warned: undefined, expired: undefined, timer: undefined };
+      const e: Entry = { identity: id, cert: undefined, startMs: 0, dueAt: this.#clock.now(), inflight: false, queued: false, failures: 0, lastError: undefined, warned: undefined, expired: undefined, timer: undefined };
       this.#entries.set(id, e);
       this.#enqueue(e);
     }
@@ -114,16 +120,28 @@ export class IdentityManager {
   setMesh(mesh: MeshCfg | undefined): void {
     const key = (): string => JSON.stringify([this.#mesh?.trustDomain, this.#bundle()]);
     const before = key();
+    const beforeAnchors = this.#bundle();
     this.#mesh = mesh;
     const after = this.#bundle();
     if (key() === before) return;
-    this.#o.log.info({ anchors: after.length }, 'trust bundle changed');
+    const added = after.filter((a) => !beforeAnchors.includes(a));
+    this.#o.log.info({ anchors: after.length, added: added.length }, 'trust bundle changed');
+    const now = this.#clock.now();
     for (const e of this.#entries.values()) {
-      if (e.cert && after.length > 0 && !chainsTo(e.cert.chainPem, after)) {
+      if (!e.cert || after.length === 0) continue;
+      if (!chainsTo(e.cert.chainPem, after)) {
         this.#o.log.info({ identity: e.identity, serial: e.cert.serial }, 'certificate not issued under a current trust anchor; renewing now');
-        e.dueAt = this.#clock.now();
+        e.dueAt = now;
         e.failures = 0;
         this.#enqueue(e);
+      } else if (beforeAnchors.length > 0 && added.length > 0 && !chainsTo(e.cert.chainPem, added)) {
+        // rotation step 1: a new anchor (and, with it, a new issuer): reissue under it, spread so a
+        // node's identities do not all hit the CA at once, so that the old anchor can be removed
+        const spread = Math.min(this.#o.rotationSpreadMs ?? 10_000, (e.cert.notAfterMs - e.startMs) * 0.05);
+        e.dueAt = Math.min(e.dueAt, now + spread * this.#random());
+        e.failures = 0;
+        this.#o.log.info({ identity: e.identity, serial: e.cert.serial, renewAt: new Date(e.dueAt).toISOString() }, 'a new trust anchor: reissuing this certificate under it');
+        this.#schedule(e);
       }
     }
     this.#emit();
@@ -152,7 +170,7 @@ export class IdentityManager {
     const c = e.cert;
     if (!c) return 'pending';
     if (now >= c.notAfterMs) return 'expired';
-    if (c.notAfterMs - now < (c.notAfterMs - c.notBeforeMs) * (this.#o.warnFraction ?? 0.25)) return 'expiring';
+    if (c.notAfterMs - now < (c.notAfterMs - e.startMs) * (this.#o.warnFraction ?? 0.25)) return 'expiring';
     if (e.inflight || e.queued || e.failures > 0 || now >= e.dueAt) return 'renewing';
     return 'valid';
   }
@@ -236,14 +254,16 @@ export class IdentityManager {
   }
 
   #accept(e: Entry, c: HeldCert): void {
-    const life = c.notAfterMs - c.notBeforeMs;
+    const start = Math.max(c.notBeforeMs, Math.min(this.#clock.now(), c.notAfterMs));
+    const life = c.notAfterMs - start;
     const jitter = this.#o.jitter ?? 0.1;
     const frac = (this.#o.renewAt ?? 0.5) * (1 + jitter * (2 * this.#random() - 1));
     e.cert = c;
+    e.startMs = start;
     e.failures = 0;
     e.lastError = undefined;
     e.warned = undefined;
-    e.dueAt = c.notBeforeMs + life * frac;
+    e.dueAt = start + life * frac;
     if (c.anchorsPem.length > 0) this.#signerAnchors = c.anchorsPem;
     this.#metrics?.renewals.inc({ result: 'success' });
     this.#metrics?.expiry.set({ identity: e.identity }, c.notAfterMs / 1000);
@@ -301,7 +321,7 @@ export class IdentityManager {
     const c = e.cert;
     const times = [e.dueAt];
     if (c) {
-      const warnAt = c.notAfterMs - (c.notAfterMs - c.notBeforeMs) * (this.#o.warnFraction ?? 0.25);
+      const warnAt = c.notAfterMs - (c.notAfterMs - e.startMs) * (this.#o.warnFraction ?? 0.25);
       if (e.warned !== c.serial) times.push(warnAt);
       if (c.notAfterMs > now) times.push(c.notAfterMs);
     }

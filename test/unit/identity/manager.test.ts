@@ -177,25 +177,64 @@ test('snapshot shape for the native proxy; keys never in status, readiness or lo
   for (const text of [JSON.stringify(im.status()), JSON.stringify(im.readiness()), lines.join('')]) assert.ok(!text.includes('PRIVATE KEY'));
 });
 
-test('anchor rotation: the bundle updates at once; certificates not under a current anchor renew now', async () => {
+test('anchor rotation: the bundle updates at once; certificates are reissued under the new anchor within the spread, then the old anchor can go', async () => {
   const { im, ca, signer, clock } = await setup();
   const mesh = () => ({ trustDomain: TD, trustAnchors: ca.anchors, defaultInboundPolicy: 'all-unauthenticated' as const });
   im.setMesh(mesh());
   im.setWanted([A, B]);
   await until('certs', () => im.snapshot().identities.length === 2);
   const before = im.status().map((s) => s.serial);
+  const oldAnchor = ca.anchors[0]!;
   await ca.rotate();
   im.setMesh(mesh());
   assert.equal(im.snapshot().bundle.length, 2, 'bundle updated immediately');
   await settle();
-  assert.equal(signer.calls.length, 2, 'old certificates still chain to a current anchor: kept');
+  assert.equal(signer.calls.length, 2, 'not before the spread (10 s × random 0.5)');
+  await clock.advance(4999);
+  await settle();
+  assert.equal(signer.calls.length, 2);
+  await clock.advance(1);
+  await until('both reissued', () => im.status().every((s, i) => s.serial !== before[i]));
+  assert.equal(signer.calls.length, 4);
+  for (const i of im.snapshot().identities) assert.ok(!chainsTo(i.chain, [oldAnchor]) && chainsTo(i.chain, [ca.anchors.at(-1)!]), 'issued under the new anchor');
   ca.removeAnchors();
   im.setMesh(mesh());
   assert.deepEqual(im.snapshot().bundle, ca.anchors);
-  await until('both renewed', () => im.status().every((s, i) => s.serial !== before[i]));
-  assert.equal(signer.calls.length, 4);
-  for (const i of im.snapshot().identities) assert.ok(chainsTo(i.chain, ca.anchors));
+  await settle();
+  assert.equal(signer.calls.length, 4, 'nothing left to reissue once the old anchor goes');
+  assert.equal(im.snapshot().identities.length, 2);
+});
+
+test('anchor removed before reissue: certificates not under a current anchor renew at once', async () => {
+  const { im, ca, signer, clock } = await setup();
+  const mesh = () => ({ trustDomain: TD, trustAnchors: ca.anchors, defaultInboundPolicy: 'all-unauthenticated' as const });
+  im.setMesh(mesh());
+  im.setWanted([A]);
+  await until('cert', () => im.snapshot().identities.length === 1);
+  const before = im.status()[0]!.serial;
+  await ca.rotate();
+  ca.removeAnchors();
+  im.setMesh(mesh());
+  await until('renewed', () => im.status()[0]!.serial !== before);
+  assert.equal(signer.calls.length, 2);
   assert.equal(clock.now(), T0, 'renewed right away, not at half-life');
+});
+
+test('a notBefore backdated for clock skew does not count as spent life (1-minute certificates)', async () => {
+  const clock = new FakeClock(T0);
+  const ca = await MeshCA.generate({ trustDomain: TD, certTtlMs: 60_000, skewMs: 5 * 60_000, now: () => clock.now() });
+  const signer = new TestSigner(ca);
+  const im = new IdentityManager({ signer, log: pino({ level: 'silent' }), clock, trustDomain: TD, random: () => 0.5 });
+  im.setWanted([A]);
+  await until('cert', () => im.readiness().ready);
+  const s = im.status()[0]!;
+  assert.equal(s.state, 'valid', 'not "expiring" on arrival');
+  assert.equal(Date.parse(s.notBefore!), T0 - 5 * 60_000);
+  assert.equal(Date.parse(s.renewAt!), T0 + 30_000, 'half of the remaining minute');
+  await clock.advance(29_000);
+  await settle();
+  assert.equal(signer.calls.length, 1, 'no renewal loop');
+  im.close();
 });
 
 test('at most `concurrency` CSRs in flight at once', async () => {
