@@ -29,12 +29,17 @@ pub(crate) struct LocalIdentity {
     pub(crate) key: Arc<CertifiedKey>,
     pub(crate) server: Arc<ServerConfig>,
     pub(crate) not_after: i64,
+    /// changes when the leaf does (a renewal): pooled connections made with another leaf retire
+    pub(crate) fingerprint: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct Snapshot {
     pub(crate) trust_domain: Option<Arc<str>>,
     pub(crate) roots: Arc<Vec<TrustAnchor<'static>>>,
+    /// changes when the bundle does (a rotation step): pooled connections verified under another
+    /// bundle retire
+    pub(crate) roots_fingerprint: u64,
     pub(crate) identities: HashMap<String, Arc<LocalIdentity>>,
 }
 
@@ -61,6 +66,24 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
         })
     })
     .clone()
+}
+
+/// A change detector over byte strings (not a security property: both sides were verified).
+fn fingerprint<'a>(parts: impl Iterator<Item = &'a [u8]>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Seconds since the Unix epoch (certificate validity is in these units).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn parse_certs(pem: &str, field: &str) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -108,6 +131,7 @@ impl CertStore {
                 roots.push(ta.to_owned());
             }
         }
+        let roots_fingerprint = fingerprint(anchors_pem.iter().map(|a| a.as_bytes()));
         let roots = Arc::new(roots);
         let td: Arc<str> = Arc::from(trust_domain);
         let prov = provider();
@@ -151,6 +175,7 @@ impl CertStore {
                     m.identity
                 ));
             }
+            let leaf_fp = fingerprint(chain.iter().take(1).map(|c| c.as_ref()));
             let key = CertifiedKey::new(chain, signer);
             key.keys_match().map_err(|e| {
                 format!("{}: does not match the leaf certificate: {e}", f("keyPem"))
@@ -164,12 +189,14 @@ impl CertStore {
                     key,
                     server,
                     not_after: leaf.not_after,
+                    fingerprint: leaf_fp,
                 }),
             );
         }
         let snap = Arc::new(Snapshot {
             trust_domain: Some(td),
             roots,
+            roots_fingerprint,
             identities: map,
         });
         match self.snap.write() {

@@ -16,9 +16,10 @@ use rustls_pki_types::ServerName;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 
-use super::certs::{provider, CertStore};
+use super::certs::{provider, unix_now, CertStore, Snapshot};
 use super::error::{count, from_h2, handshake_failed, HboneError, Reason, Side};
 use super::stream::HboneStream;
+use super::verify::LeafInfo;
 
 /// HTTP/2 settings of the client (ztunnel's: see ARCHITECTURE.md, HBONE framing).
 const STREAM_WINDOW: u32 = 4 << 20;
@@ -62,6 +63,24 @@ struct Conn {
     closed: AtomicBool,
     /// milliseconds since the pool's epoch when the last stream was released
     idle_since_ms: AtomicU64,
+    /// the leaf we presented and the bundle we verified under: a renewal or a rotation step
+    /// retires the connection (no new stream; it closes once its streams end)
+    src_fingerprint: u64,
+    roots_fingerprint: u64,
+    /// Unix seconds when the first of the two leaves (ours, the peer's) expires: no stream after
+    expires_at: i64,
+}
+
+impl Conn {
+    /// Still presents our current leaf, under the current bundle, and neither leaf has expired.
+    fn fresh(&self, snap: &Snapshot, src_identity: &str, now: i64) -> bool {
+        now < self.expires_at
+            && snap.roots_fingerprint == self.roots_fingerprint
+            && snap
+                .identities
+                .get(src_identity)
+                .is_some_and(|l| l.fingerprint == self.src_fingerprint)
+    }
 }
 
 /// A taken stream slot of one pooled connection; dropping it (with the stream) frees the slot.
@@ -175,11 +194,11 @@ impl Pool {
         dial: SocketAddrV4,
         bind_ip: Option<Ipv4Addr>,
     ) -> Result<SlotGuard, HboneError> {
-        if let Some(s) = self.take(entry) {
+        if let Some(s) = self.take(key, entry) {
             return Ok(s);
         }
         let _dialling = entry.dial.lock().await;
-        if let Some(s) = self.take(entry) {
+        if let Some(s) = self.take(key, entry) {
             return Ok(s);
         }
         let conn = tokio::time::timeout(
@@ -198,11 +217,19 @@ impl Pool {
         })
     }
 
-    /// A free slot on a pooled connection (dead ones are dropped from the list), or None.
-    fn take(&self, entry: &Entry) -> Option<SlotGuard> {
+    /// A free slot on a pooled connection, or None. Dead connections leave the list, and so do
+    /// stale ones (renewed leaf, changed bundle, an expired leaf), which then drain and close.
+    fn take(&self, key: &PoolKey, entry: &Entry) -> Option<SlotGuard> {
         let max = self.inner.cfg.max_streams_per_conn.max(1);
+        let snap = self.inner.certs.snapshot();
+        let now = unix_now();
         let mut conns = lock(&entry.conns);
-        conns.retain(|c| !c.closed.load(Ordering::Acquire));
+        conns.retain(|c| {
+            if !c.fresh(&snap, &key.src_identity, now) {
+                c.closed.store(true, Ordering::Release);
+            }
+            !c.closed.load(Ordering::Acquire)
+        });
         for c in conns.iter() {
             let mut n = c.active.load(Ordering::Acquire);
             while n < max {
@@ -231,11 +258,16 @@ async fn dial_conn(
     dial: SocketAddrV4,
     bind_ip: Option<Ipv4Addr>,
 ) -> Result<Arc<Conn>, HboneError> {
-    let tls_cfg = inner
-        .certs
-        .snapshot()
+    let snap = inner.certs.snapshot();
+    let tls_cfg = snap
         .client_config(&key.src_identity, &key.dst_identity)
         .inspect_err(|_| count(Side::Client, Reason::Other))?;
+    let (src_fingerprint, own_not_after) = snap
+        .identities
+        .get(&*key.src_identity)
+        .map_or((0, 0), |l| (l.fingerprint, l.not_after));
+    let roots_fingerprint = snap.roots_fingerprint;
+    drop(snap);
     let sock = TcpSocket::new_v4().map_err(|e| HboneError::Connect(e.to_string()))?;
     if let Some(ip) = bind_ip {
         sock.bind(SocketAddrV4::new(ip, 0).into())
@@ -258,6 +290,13 @@ async fn dial_conn(
             "{dial} did not negotiate ALPN h2"
         )));
     }
+    let peer_not_after = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|leaf| LeafInfo::parse(leaf).ok())
+        .map_or(0, |l| l.not_after);
     count(Side::Client, Reason::Ok);
     let (send, connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
@@ -275,6 +314,9 @@ async fn dial_conn(
         active: AtomicUsize::new(1),
         closed: AtomicBool::new(false),
         idle_since_ms: AtomicU64::new(ms_since(inner.epoch)),
+        src_fingerprint,
+        roots_fingerprint,
+        expires_at: own_not_after.min(peer_not_after),
     });
     tokio::spawn(drive(Arc::downgrade(inner), connection, conn.clone()));
     Ok(conn)
@@ -302,6 +344,12 @@ async fn drive(
         tokio::select! {
             _ = &mut connection => break,
             _ = tick.tick() => {
+                // retired as stale by `take`: close once its last stream ended
+                if conn.closed.load(Ordering::Acquire)
+                    && conn.active.compare_exchange(0, RETIRED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                {
+                    break;
+                }
                 let since = conn.idle_since_ms.load(Ordering::Relaxed);
                 if ms_since(epoch).saturating_sub(since) >= idle_ms
                     && conn.active.compare_exchange(0, RETIRED, Ordering::AcqRel, Ordering::Acquire).is_ok()

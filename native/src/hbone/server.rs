@@ -14,10 +14,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::certs::CertStore;
+use super::certs::{unix_now, CertStore};
 use super::error::{count, from_h2, handshake_failed, HboneError, Reason, Side};
 use super::stream::HboneStream;
-use super::verify::identity_in_domain;
+use super::verify::{identity_in_domain, LeafInfo};
 
 const STREAM_WINDOW: u32 = 4 << 20;
 const CONN_WINDOW: u32 = 16 << 20;
@@ -30,6 +30,8 @@ const MAX_STREAMS: u32 = 200;
 pub struct ServerConn {
     conn: Connection<TlsStream<TcpStream>, Bytes>,
     peer: Arc<str>,
+    /// Unix seconds when the client's leaf expires: later streams are refused (401)
+    peer_not_after: i64,
 }
 
 /// One CONNECT stream waiting for our answer.
@@ -63,12 +65,11 @@ pub async fn accept(
             .await
             .map_err(|e| handshake_failed(Side::Server, &e))?;
         // the verifier accepted the chain and the trust domain; read the identity it checked
-        let peer = tls
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|c| c.first())
-            .and_then(|leaf| td.as_deref().and_then(|td| identity_in_domain(leaf, td)));
+        let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+        let peer_not_after = leaf
+            .and_then(|l| LeafInfo::parse(l).ok())
+            .map_or(0, |l| l.not_after);
+        let peer = leaf.and_then(|leaf| td.as_deref().and_then(|td| identity_in_domain(leaf, td)));
         let Some(peer) = peer else {
             count(Side::Server, Reason::WrongTrustDomain);
             return Err(HboneError::PeerIdentity(
@@ -88,6 +89,7 @@ pub async fn accept(
         Ok(ServerConn {
             conn,
             peer: Arc::from(peer.as_str()),
+            peer_not_after,
         })
     };
     match tokio::time::timeout(timeout, work).await {
@@ -114,6 +116,12 @@ impl ServerConn {
                 Ok(r) => r,
                 Err(_) => return None,
             };
+            if unix_now() >= self.peer_not_after {
+                // the handshake was valid, the client's certificate is not any more
+                count(Side::Server, Reason::Expired);
+                let _ = respond.send_response(status_only(401), true);
+                continue;
+            }
             match parse(&req) {
                 Ok((authority, forwarded_for)) => {
                     return Some(InboundRequest {

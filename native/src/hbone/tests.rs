@@ -278,6 +278,76 @@ fn idle_connections_are_closed() {
     });
 }
 
+#[test]
+fn renewal_and_rotation_retire_pooled_connections_without_cutting_streams() {
+    rt().block_on(async {
+        let root = ca("root");
+        let next_root = ca("next-root");
+        let srv = store(
+            TD,
+            &[&root, &next_root],
+            vec![(SERVER, leaf(SERVER, Some(&root), Validity::Now))],
+        );
+        let cli = store(
+            TD,
+            &[&root],
+            vec![(CLIENT, leaf(CLIENT, Some(&root), Validity::Now))],
+        );
+        let (addr, _seen) = echo_server(srv).await;
+        let p = pool(cli.clone(), 100);
+        // a long-lived stream on the first connection
+        let mut s1 = p.connect(&key(), addr, None, AUTH, FWD).await.unwrap();
+        s1.write(Bytes::from_static(b"a")).await.unwrap();
+        assert_eq!(&s1.read().await.unwrap().unwrap()[..], b"a");
+        roundtrip(&p, addr, b"same leaf").await.unwrap();
+        assert_eq!(
+            p.stats().connections_opened,
+            1,
+            "reused while nothing changed"
+        );
+        let material = |l: (Vec<String>, String)| IdentityMaterial {
+            identity: CLIENT.to_string(),
+            cert_chain_pem: l.0,
+            key_pem: l.1,
+        };
+        let pems = |cs: &[&Ca]| cs.iter().map(|c| c.cert.pem()).collect::<Vec<_>>();
+        // renewal: a new leaf for the same identity
+        cli.update(
+            TD,
+            &pems(&[&root]),
+            vec![material(leaf(CLIENT, Some(&root), Validity::Now))],
+        )
+        .unwrap();
+        roundtrip(&p, addr, b"renewed").await.unwrap();
+        assert_eq!(p.stats().connections_opened, 2, "a renewed leaf dials anew");
+        roundtrip(&p, addr, b"again").await.unwrap();
+        assert_eq!(
+            p.stats().connections_opened,
+            2,
+            "and then reuses that connection"
+        );
+        // rotation step: the bundle gains an anchor, with the leaf unchanged (same PEM)
+        let same = cli.snapshot().identities[CLIENT].fingerprint;
+        let (chain, key_pem) = leaf(CLIENT, Some(&next_root), Validity::Now);
+        cli.update(
+            TD,
+            &pems(&[&root, &next_root]),
+            vec![material((chain, key_pem))],
+        )
+        .unwrap();
+        assert_ne!(cli.snapshot().identities[CLIENT].fingerprint, same);
+        roundtrip(&p, addr, b"rotated").await.unwrap();
+        assert_eq!(p.stats().connections_opened, 3, "a new bundle dials anew");
+        // the stream opened before all this still flows, on its retired connection
+        s1.write(Bytes::from_static(b"b")).await.unwrap();
+        assert_eq!(&s1.read().await.unwrap().unwrap()[..], b"b");
+        s1.finish().unwrap();
+        while s1.read().await.unwrap().is_some() {}
+        drop(s1);
+        assert!(p.stats().connections_live >= 1);
+    });
+}
+
 /// Which side's certificate is bad in a handshake case.
 enum Bad {
     Server((Vec<String>, String)),
