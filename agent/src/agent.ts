@@ -12,7 +12,7 @@ import { AdminServer } from './admin/index.js';
 import { CaptureReconciler, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
 import { ControllerFeed, LocalFeed, type ConfigFeed } from './config/index.js';
 import { compileTable } from './decide/index.js';
-import { GrpcSigner, IdentityManager, LocalSigner, type CertificateSigner } from './identity/index.js';
+import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type CertificateSigner } from './identity/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
 import { AgentMetrics, createLogger, type Logger } from './telemetry/index.js';
@@ -148,6 +148,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     lastReject = undefined;
     identity.setMesh(config.mesh);
     identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
+    if (u.full) identity.retryNow();
     reconcile();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
@@ -193,6 +194,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         services: view.services.map((s) => ({ key: `${s.namespace}/${s.name}`, vip: s.vip, ports: s.ports.map((p) => ({ port: p.port, endpoints: p.endpoints.map((e) => `${e.ip}:${e.port}`) })) })),
         capture: reconciler.status,
         identities: identity.status() ?? [],
+        trustBundle: describeBundle(identity.snapshot().bundle),
         table: { version: tableVersion },
         proxy: proxy.stats(),
         bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),

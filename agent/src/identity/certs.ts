@@ -66,3 +66,14 @@ export function chainsTo(chainPem: readonly string[], anchorsPem: readonly strin
     }
   });
 }
+
+/** SHA-256 fingerprint of the anchor in `anchorsPem` that `chainPem` leads to, or null. */
+export function anchorOf(chainPem: readonly string[], anchorsPem: readonly string[]): string | null {
+  const a = anchorsPem.find((x) => chainsTo(chainPem, [x]));
+  return a ? cert(a).fingerprint256 : null;
+}
+
+/** The bundle as operators read it: subject, fingerprint and expiry of each anchor (no keys exist here). */
+export function describeBundle(anchorsPem: readonly string[]): { subject: string; fingerprint256: string; notAfter: string }[] {
+  return anchorsPem.map((pem) => { const x = cert(pem); return { subject: x.subject, fingerprint256: x.fingerprint256, notAfter: new Date(x.validTo).toISOString() }; });
+}

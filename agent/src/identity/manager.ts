@@ -7,7 +7,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { MeshCfg } from '../../../controller/src/views/index.js';
-import { chainsTo, obtainCert, type HeldCert } from './certs.js';
+import { anchorOf, chainsTo, obtainCert, type HeldCert } from './certs.js';
 import { realClock, type Clock } from './clock.js';
 import { IdentityMetrics } from './metrics.js';
 import type { CertificateSigner } from './signer.js';
@@ -29,6 +29,8 @@ export interface IdentityStatus {
   readonly notAfter?: string;
   /** when the next renewal (or retry) is due */
   readonly renewAt?: string;
+  /** SHA-256 fingerprint of the bundle anchor the chain leads to (null: none in the bundle) */
+  readonly anchor?: string | null;
   readonly lastError?: string;
 }
 
@@ -147,6 +149,17 @@ export class IdentityManager {
     this.#emit();
   }
 
+  /** The controller is reachable again (a full config arrived): retry failed requests now rather
+   *  than at the end of their backoff, so expired certificates come back within a round trip. */
+  retryNow(): void {
+    if (this.#closed) return;
+    for (const e of this.#entries.values()) {
+      if (e.failures === 0 || e.inflight || e.queued) continue;
+      e.dueAt = this.#clock.now();
+      this.#enqueue(e);
+    }
+  }
+
   onChange(f: (s: IdentitySnapshot) => void): () => void {
     this.#listeners.push(f);
     return () => { const i = this.#listeners.indexOf(f); if (i >= 0) this.#listeners.splice(i, 1); };
@@ -178,10 +191,12 @@ export class IdentityManager {
   /** For /config_dump and `nodemesh identity show`: never a key. */
   status(): IdentityStatus[] {
     const now = this.#clock.now();
+    const bundle = this.#bundle();
     return [...this.#entries.values()].sort((a, b) => (a.identity < b.identity ? -1 : 1)).map((e) => ({
       identity: e.identity,
       state: this.#state(e, now),
       ...(e.cert ? { serial: e.cert.serial, notBefore: new Date(e.cert.notBeforeMs).toISOString(), notAfter: new Date(e.cert.notAfterMs).toISOString() } : {}),
+      ...(e.cert ? { anchor: anchorOf(e.cert.chainPem, bundle) } : {}),
       ...(e.cert || e.failures > 0 ? { renewAt: new Date(e.dueAt).toISOString() } : {}),
       ...(e.lastError ? { lastError: e.lastError } : {}),
     }));

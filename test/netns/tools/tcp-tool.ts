@@ -134,6 +134,45 @@ async function main(): Promise<void> {
       out({ ok: failed === 0, succeeded: ok, failed, errors });
       return;
     }
+    case 'hold': {
+      // one long-lived connection to an echo server: a message every 50 ms for ms milliseconds,
+      // each echo awaited; reports the round trips and the first error (the connection must live)
+      const ms = Number(args[2]);
+      const until = Date.now() + ms;
+      let rounds = 0;
+      let s: net.Socket | undefined;
+      try {
+        s = await connect(args[0]!, Number(args[1]));
+        let pending: { want: string; got: string; done: () => void } | undefined;
+        let dead: Error | undefined;
+        s.on('data', (d: Buffer) => { if (pending) { pending.got += d.toString(); if (pending.got.length >= pending.want.length) pending.done(); } });
+        s.on('error', (e) => { dead = e; pending?.done(); });
+        s.on('close', () => { dead ??= new Error('connection closed'); pending?.done(); });
+        while (Date.now() < until) {
+          const want = `hold-${rounds}|`;
+          const p = { want, got: '', done: () => undefined as void };
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            p.done = resolve;
+            pending = p;
+            s!.write(want);
+            timer = setTimeout(() => { dead ??= new Error(`no echo of round ${rounds} within 5 s`); resolve(); }, 5000);
+          });
+          clearTimeout(timer);
+          pending = undefined;
+          if (dead) throw dead;
+          if (p.got !== want) throw new Error(`round ${rounds}: got ${JSON.stringify(p.got)}`);
+          rounds++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        s.end();
+        out({ ok: true, rounds });
+      } catch (e) {
+        s?.destroy();
+        out({ ok: false, rounds, error: String(e) });
+      }
+      return;
+    }
     case 'services': {
       // n new connections to host:port, each reads the echo server's pod name from an HTTP GET
       const n = Number(args[2]);
@@ -175,7 +214,7 @@ async function main(): Promise<void> {
       return;
     }
     default:
-      fail(`unknown mode ${mode}; modes: stall-server, halfclose, bulk, concurrent, push, loop, services, probe`);
+      fail(`unknown mode ${mode}; modes: stall-server, halfclose, bulk, concurrent, push, loop, hold, services, probe`);
   }
 }
 

@@ -237,6 +237,26 @@ test('a notBefore backdated for clock skew does not count as spent life (1-minut
   im.close();
 });
 
+test('retryNow: once the controller is back, a failed request is retried at once, not after its backoff', async () => {
+  const { clock, im, signer } = await setup();
+  im.setWanted([A]);
+  await until('cert', () => im.readiness().ready);
+  signer.fail = 'controller unreachable';
+  await clock.advance(HOUR / 2);
+  await until('failure', () => im.status()[0]!.lastError !== undefined);
+  const n = signer.calls.length;
+  im.retryNow();
+  await until('retried (failing again)', () => signer.calls.length === n + 1);
+  signer.fail = undefined;
+  await settle();
+  im.retryNow();
+  await until('renewed', () => im.status()[0]!.lastError === undefined && im.status()[0]!.state === 'valid');
+  assert.equal(signer.calls.length, n + 2, 'no waiting for the backoff');
+  im.retryNow();
+  await settle();
+  assert.equal(signer.calls.length, n + 2, 'nothing to retry when nothing failed');
+});
+
 test('at most `concurrency` CSRs in flight at once', async () => {
   const { im, signer } = await setup({ concurrency: 3 });
   let open!: () => void;
