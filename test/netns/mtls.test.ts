@@ -106,6 +106,28 @@ spec:
     await until('mtls/client', 'mtls/server-b', true);
   });
 
+  test('an invalid edit of a DENY policy is rejected with its field path; the last valid DENY stays in force', async () => {
+    const good = `apiVersion: policy.nodemesh.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: deny-stays, namespace: mtls }
+spec:
+  selector: { matchLabels: { app: server } }
+  action: DENY
+  rules: [{ from: [{ identities: ["${CLIENT_ID}"] }] }]
+`;
+    const f = policyFile('deny-stays', good);
+    await until('mtls/client', 'mtls/server-b', false);
+    writeFileSync(f, good.replace('action: DENY', 'action: DENNY'));
+    await waitFor('the edit rejected with its field path', async () => {
+      const d = JSON.parse((await c.controllerGet('/config_dump')).body) as { rejected: string[] };
+      return d.rejected.some((r) => r.includes('deny-stays') && r.includes('spec.action'));
+    }, 5000, 100);
+    await sleep(1000);
+    assert.equal((await probe('mtls/client', 'mtls/server-b')).ok, false, 'never fail open: the previous DENY still applies');
+    unlinkSync(f);
+    await until('mtls/client', 'mtls/server-b', true);
+  });
+
   test('ALLOW policy: only what a rule allows; AUDIT allows and reports', async () => {
     const f = policyFile('allow-nobody', `apiVersion: policy.nodemesh.io/v1alpha1
 kind: AuthorizationPolicy
