@@ -18,6 +18,7 @@ use tokio_rustls::TlsConnector;
 
 use super::certs::{provider, unix_now, CertStore, Snapshot};
 use super::error::{count, from_h2, handshake_failed, HboneError, Reason, Side};
+use super::keepalive::{dead_peer, Keepalive};
 use super::stream::HboneStream;
 use super::verify::LeafInfo;
 
@@ -44,6 +45,8 @@ pub struct PoolConfig {
     pub connect_timeout: Duration,
     /// a connection with no stream for this long is closed (GOAWAY)
     pub idle_timeout: Duration,
+    /// HTTP/2 PINGs; a peer that stops answering closes the connection
+    pub keepalive: Keepalive,
 }
 
 /// Pool counters (read by `stats()`).
@@ -333,16 +336,22 @@ async fn drive(
     mut connection: h2::client::Connection<tokio_rustls::client::TlsStream<TcpStream>, Bytes>,
     conn: Arc<Conn>,
 ) {
-    let (idle, epoch) = match inner.upgrade() {
-        Some(i) => (i.cfg.idle_timeout, i.epoch),
+    let (idle, epoch, ka) = match inner.upgrade() {
+        Some(i) => (i.cfg.idle_timeout, i.epoch, i.cfg.keepalive),
         None => return,
     };
+    let dead = dead_peer(connection.ping_pong(), ka);
+    tokio::pin!(dead);
     let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
     let mut tick =
         tokio::time::interval(idle.clamp(Duration::from_millis(50), Duration::from_secs(30)));
     loop {
         tokio::select! {
             _ = &mut connection => break,
+            _ = &mut dead => {
+                count(Side::Client, Reason::Timeout);
+                break; // no PONG in time: the peer is gone; its streams fail, the key dials anew
+            }
             _ = tick.tick() => {
                 // retired as stale by `take`: close once its last stream ended
                 if conn.closed.load(Ordering::Acquire)

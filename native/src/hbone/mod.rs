@@ -6,6 +6,7 @@
 mod certs;
 mod client;
 mod error;
+mod keepalive;
 mod server;
 mod stream;
 mod verify;
@@ -13,6 +14,7 @@ mod verify;
 pub use certs::{CertStore, IdentityMaterial};
 pub use client::{Pool, PoolConfig, PoolKey, PoolStats};
 pub use error::{handshake_counters, HboneError};
+pub use keepalive::Keepalive;
 pub use server::{accept, InboundRequest, ServerConn};
 pub use stream::{relay, HboneStream, RelayEnd, RelayOutcome};
 

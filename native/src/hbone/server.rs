@@ -3,7 +3,9 @@
 //! must be CONNECT to `ip:port`. A bad stream is answered 400 and closes only that stream; a
 //! protocol violation or TLS failure closes only this connection.
 
+use std::future::Future;
 use std::net::SocketAddrV4;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::certs::{unix_now, CertStore};
 use super::error::{count, from_h2, handshake_failed, HboneError, Reason, Side};
+use super::keepalive::{dead_peer, Keepalive};
 use super::stream::HboneStream;
 use super::verify::{identity_in_domain, LeafInfo};
 
@@ -29,6 +32,8 @@ const MAX_STREAMS: u32 = 200;
 /// One established HBONE connection from a peer proxy.
 pub struct ServerConn {
     conn: Connection<TlsStream<TcpStream>, Bytes>,
+    /// resolves when the client stopped answering our PINGs
+    dead: Pin<Box<dyn Future<Output = ()> + Send>>,
     peer: Arc<str>,
     /// Unix seconds when the client's leaf expires: later streams are refused (401)
     peer_not_after: i64,
@@ -86,8 +91,11 @@ pub async fn accept(
             .handshake::<_, Bytes>(tls)
             .await
             .map_err(from_h2)?;
+        let mut conn = conn;
+        let dead = Box::pin(dead_peer(conn.ping_pong(), Keepalive::default()));
         Ok(ServerConn {
             conn,
+            dead,
             peer: Arc::from(peer.as_str()),
             peer_not_after,
         })
@@ -112,7 +120,14 @@ impl ServerConn {
     /// Must be polled continuously: it also drives the connection's I/O.
     pub async fn next(&mut self) -> Option<InboundRequest> {
         loop {
-            let (req, mut respond) = match self.conn.accept().await? {
+            let next = tokio::select! {
+                n = self.conn.accept() => n,
+                _ = &mut self.dead => {
+                    count(Side::Server, Reason::Timeout);
+                    return None; // no PONG in time: drop the connection
+                }
+            };
+            let (req, mut respond) = match next? {
                 Ok(r) => r,
                 Err(_) => return None,
             };

@@ -103,6 +103,7 @@ fn pool(certs: Arc<CertStore>, max: usize) -> Pool {
             max_streams_per_conn: max,
             connect_timeout: Duration::from_secs(3),
             idle_timeout: Duration::from_secs(60),
+            keepalive: Keepalive::default(),
         },
         certs,
     )
@@ -266,6 +267,7 @@ fn idle_connections_are_closed() {
                 max_streams_per_conn: 100,
                 connect_timeout: Duration::from_secs(3),
                 idle_timeout: Duration::from_millis(100),
+                keepalive: Keepalive::default(),
             },
             cli,
         );
@@ -345,6 +347,97 @@ fn renewal_and_rotation_retire_pooled_connections_without_cutting_streams() {
         while s1.read().await.unwrap().is_some() {}
         drop(s1);
         assert!(p.stats().connections_live >= 1);
+    });
+}
+
+/// A TCP relay to `to` that can be switched to swallow every byte both ways (a peer that vanished
+/// without FIN or RST).
+async fn blackhole_relay(to: SocketAddrV4) -> (SocketAddrV4, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = match l.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        _ => unreachable!(),
+    };
+    let hole = Arc::new(AtomicBool::new(false));
+    let h = hole.clone();
+    tokio::spawn(async move {
+        loop {
+            let (a, _) = l.accept().await.unwrap();
+            let b = TcpStream::connect(to).await.unwrap();
+            let (mut ar, mut aw) = a.into_split();
+            let (mut br, mut bw) = b.into_split();
+            let (h1, h2) = (h.clone(), h.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = ar.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if !h1.load(Ordering::Relaxed) {
+                        let _ = bw.write_all(&buf[..n]).await;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = br.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if !h2.load(Ordering::Relaxed) {
+                        let _ = aw.write_all(&buf[..n]).await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, hole)
+}
+
+#[test]
+fn keepalive_pings_keep_a_live_peer_and_drop_a_vanished_one() {
+    rt().block_on(async {
+        let root = ca("root");
+        let srv = store(
+            TD,
+            &[&root],
+            vec![(SERVER, leaf(SERVER, Some(&root), Validity::Now))],
+        );
+        let cli = store(
+            TD,
+            &[&root],
+            vec![(CLIENT, leaf(CLIENT, Some(&root), Validity::Now))],
+        );
+        let (addr, _seen) = echo_server(srv).await;
+        let (via, hole) = blackhole_relay(addr).await;
+        let p = Pool::new(
+            PoolConfig {
+                max_streams_per_conn: 100,
+                connect_timeout: Duration::from_secs(3),
+                idle_timeout: Duration::from_secs(60),
+                keepalive: Keepalive {
+                    interval: Duration::from_millis(100),
+                    timeout: Duration::from_millis(200),
+                },
+            },
+            cli,
+        );
+        roundtrip(&p, via, b"x").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(p.stats().connections_live, 1, "PONGs came back: kept");
+        roundtrip(&p, via, b"y").await.unwrap();
+        assert_eq!(p.stats().connections_opened, 1);
+        hole.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            p.stats().connections_live,
+            0,
+            "no PONG within the timeout: closed"
+        );
+        hole.store(false, std::sync::atomic::Ordering::Relaxed);
+        roundtrip(&p, via, b"z").await.unwrap();
+        assert_eq!(p.stats().connections_opened, 2, "the key dials anew");
     });
 }
 

@@ -92,6 +92,7 @@ impl Shared {
                     max_streams_per_conn: 100,
                     connect_timeout: cfg.connect_timeout,
                     idle_timeout: Duration::from_secs(300),
+                    keepalive: crate::hbone::Keepalive::default(),
                 },
                 certs.clone(),
             ),
