@@ -14,6 +14,10 @@ export interface BenchConfig {
   readonly msgSize: number;
   /** 0 skips the ping-pong cells */
   readonly pingpongSeconds: number;
+  /** messages per second of the second open-loop cell (the mTLS comparison's); 0 skips it */
+  readonly highRate: number;
+  /** parallel loops of the new-connection cell; 0 skips it */
+  readonly connParallel: number;
   readonly profile: boolean;
   /** copy the addon and the BPF object before starting, so a concurrent rebuild cannot crash the agents */
   readonly snapshot: boolean;
@@ -43,6 +47,8 @@ export function readConfig(env: NodeJS.ProcessEnv): BenchConfig {
     rate: int(env, 'BENCH_RATE', 1000, 1, 1_000_000),
     msgSize: int(env, 'BENCH_MSG_SIZE', 1024, 14, 65_000),
     pingpongSeconds: int(env, 'BENCH_PINGPONG_SECONDS', 2, 0, 600),
+    highRate: int(env, 'BENCH_HIGH_RATE', 10_000, 0, 1_000_000),
+    connParallel: int(env, 'BENCH_CONN_PARALLEL', 16, 0, 1024),
     profile: flag(env, 'BENCH_PROFILE', false),
     snapshot: flag(env, 'BENCH_SNAPSHOT', true),
   };
@@ -80,6 +86,7 @@ export function machine(): Machine {
       sockperf: first(sh('sockperf', ['--version']).split('\n').filter((l) => /version/i.test(l)).join('\n')),
       iperf3: first(sh('iperf3', ['--version'])),
       haproxy: first(sh('haproxy', ['-v'])),
+      openssl: first(sh('openssl', ['version'])),
     },
   };
 }

@@ -1,11 +1,24 @@
-// The HAProxy contender: a pure config generator (TCP mode, one `listen` per forwarded port) and
-// a runner that starts `haproxy -f cfg -db` inside a node's network namespace with nsenter and
-// stops it by pid. The bench runs one instance per node; the client connects to node-a's instance.
+// The HAProxy contenders: a pure config generator (TCP mode, one `listen` per forwarded port, the
+// hop between two instances optionally TLS 1.3 with verified certificates both ways), a runner that
+// starts `haproxy -f cfg -db` inside a node's network namespace with nsenter and stops it by pid,
+// and a client for its stats socket. The client connects to node-a's instance.
 
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+
+/** Mutual TLS on one side of a forward: `connect` = TLS to the target, `accept` = TLS on the bind. */
+export interface ForwardTls {
+  readonly mode: 'connect' | 'accept';
+  /** PEM file with this instance's certificate and its key */
+  readonly certKeyPem: string;
+  /** PEM file with the CA that must have signed the peer's certificate */
+  readonly caPem: string;
+  /** connect only: the name the server's certificate must carry */
+  readonly verifyHost?: string;
+}
 
 export interface Forward {
   /** section name, [a-z0-9-] */
@@ -14,16 +27,30 @@ export interface Forward {
   readonly bind: string;
   /** ip:port to connect to */
   readonly target: string;
+  readonly tls?: ForwardTls;
 }
 
 export interface HaproxyOptions {
   /** worker threads; the nodemesh proxy runtime uses 2 */
   readonly threads: number;
   readonly comment?: string;
+  /** a unix socket path for `show info` / `show stat` */
+  readonly statsSocket?: string;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const ADDR = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
+const FILE = /^\/[\w./+-]+$/;
+
+function tlsWords(t: ForwardTls, name: string): string {
+  for (const f of [t.certKeyPem, t.caPem]) if (!FILE.test(f)) throw new RangeError(`forward ${name}: TLS file "${f}" must be an absolute path without spaces`);
+  if (t.verifyHost !== undefined && !/^[\w.-]+$/.test(t.verifyHost)) throw new RangeError(`forward ${name}: bad verifyHost "${t.verifyHost}"`);
+  // TLS 1.3 only, the peer's certificate required and verified against the CA on both ends
+  const common = `ca-file ${t.caPem} verify required ssl-min-ver TLSv1.3`;
+  return t.mode === 'accept'
+    ? ` ssl crt ${t.certKeyPem} ${common}`
+    : ` ssl crt ${t.certKeyPem} ${common}${t.verifyHost ? ` verifyhost ${t.verifyHost}` : ''}`;
+}
 
 /** Renders an haproxy.cfg that relays each Forward as plain TCP (no logging, no health checks). */
 export function haproxyConfig(forwards: readonly Forward[], opts: HaproxyOptions): string {
@@ -34,6 +61,7 @@ export function haproxyConfig(forwards: readonly Forward[], opts: HaproxyOptions
     'global',
     `    nbthread ${opts.threads}`,
     '    maxconn 4000',
+    ...(opts.statsSocket !== undefined ? [`    stats socket ${checkedSocket(opts.statsSocket)} mode 600 level admin`] : []),
     'defaults',
     '    mode tcp',
     '    timeout connect 5s',
@@ -45,14 +73,25 @@ export function haproxyConfig(forwards: readonly Forward[], opts: HaproxyOptions
     if (seen.has(f.name)) throw new RangeError(`duplicate forward name "${f.name}"`);
     if (!ADDR.test(f.bind) || !ADDR.test(f.target)) throw new RangeError(`forward ${f.name}: bind and target must be ip:port, got ${f.bind} → ${f.target}`);
     seen.add(f.name);
-    lines.push(`listen ${f.name}`, `    bind ${f.bind}`, `    server s1 ${f.target}`);
+    const tls = f.tls ? tlsWords(f.tls, f.name) : '';
+    lines.push(`listen ${f.name}`, `    bind ${f.bind}${f.tls?.mode === 'accept' ? tls : ''}`, `    server s1 ${f.target}${f.tls?.mode === 'connect' ? tls : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** Port of the listener that relays `port` (11111 → 21111 same node, 31111 cross node). */
-export function relayPort(kind: 'same' | 'cross', port: number): number {
-  return (kind === 'same' ? 20000 : 30000) + (port % 10000);
+function checkedSocket(p: string): string {
+  if (!FILE.test(p)) throw new RangeError(`stats socket "${p}" must be an absolute path without spaces`);
+  return p;
+}
+
+/**
+ * Port of the listener that relays `port` (11111 → 21111 same node, 31111 cross node, 11111 for
+ * the TLS pair, which listens on the nodes, not in the pods). The listeners are bound before any
+ * traffic, so a port in the ephemeral range (35201) works; a TIME_WAIT socket on it would make a
+ * later bind fail, which is why the echo port (7) keeps its relays at 10007/20007/30007.
+ */
+export function relayPort(kind: 'same' | 'cross' | 'tls', port: number): number {
+  return (kind === 'same' ? 20000 : kind === 'cross' ? 30000 : 10000) + (port % 10000);
 }
 
 export interface HaproxyProcess {
@@ -65,10 +104,13 @@ export interface HaproxyProcess {
   stop(): Promise<void>;
 }
 
-/** Writes the config under dir and starts HAProxy in the netns (its pid is HAProxy's own: nsenter execs). */
-export function startHaproxy(netnsPath: string, node: string, dir: string, forwards: readonly Forward[], opts: HaproxyOptions): HaproxyProcess {
-  const configPath = path.join(dir, `haproxy-${node}.cfg`);
-  writeFileSync(configPath, haproxyConfig(forwards, { ...opts, comment: `nodemesh bench: HAProxy on ${node}` }));
+/**
+ * Writes the config under dir and starts HAProxy in the netns (its pid is HAProxy's own: nsenter
+ * execs). `instance` names the config file (default the node), for two instances on one node.
+ */
+export function startHaproxy(netnsPath: string, node: string, dir: string, forwards: readonly Forward[], opts: HaproxyOptions, instance = node): HaproxyProcess {
+  const configPath = path.join(dir, `haproxy-${instance}.cfg`);
+  writeFileSync(configPath, haproxyConfig(forwards, { ...opts, comment: `nodemesh bench: HAProxy ${instance} on ${node}` }));
   const child = spawn('nsenter', [`--net=${netnsPath}`, '--', 'haproxy', '-f', configPath, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -87,4 +129,18 @@ export function startHaproxy(netnsPath: string, node: string, dir: string, forwa
       clearTimeout(t);
     },
   };
+}
+
+/** Sends one command to an HAProxy stats socket and returns its whole answer. */
+export function haproxyCommand(socketPath: string, command: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const sock = net.createConnection(socketPath);
+    const timer = setTimeout(() => sock.destroy(new Error(`HAProxy stats socket ${socketPath}: no answer to "${command}" in ${timeoutMs} ms`)), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${command}\n`)); // HAProxy answers one command, then closes
+    sock.on('data', (d: string) => { out += d; });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', (hadError) => { clearTimeout(timer); if (!hadError) resolve(out); });
+  });
 }

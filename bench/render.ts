@@ -2,7 +2,8 @@
 // for bench/README.md. Every number is "median (min–max)" over rounds; a missing value is "–".
 // Pure: Summary (+ a few run facts) in, string out.
 
-import type { CellKind, Contender, PathKind } from './cells.js';
+import { PROXIED, type CellKind, type Contender, type PathKind } from './cells.js';
+import { renderMtls } from './render-mtls.js';
 import type { ContenderSummary, Summary, TargetCheck } from './summary.js';
 import type { Spread } from './stats.js';
 
@@ -13,6 +14,8 @@ export interface RenderFacts {
   readonly msgSize: number;
   readonly seconds: number;
   readonly pingpongSeconds: number;
+  readonly highRate?: number;
+  readonly connParallel?: number;
 }
 
 /** A number with a precision that fits its size: 1234 → "1234", 12.34 → "12.3", 0.1234 → "0.123". */
@@ -47,10 +50,14 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-const NAMES: Readonly<Record<Contender, string>> = { direct: 'direct', nodemesh: 'nodemesh', haproxy: 'HAProxy' };
-const PATH_NAMES: Readonly<Record<PathKind, string>> = { same: 'same node', cross: 'cross node' };
+export const NAMES: Readonly<Record<Contender, string>> = { direct: 'direct', nodemesh: 'nodemesh', haproxy: 'HAProxy', 'haproxy-tls': 'HAProxy-TLS' };
+export const PATH_NAMES: Readonly<Record<PathKind, string>> = { same: 'same node', cross: 'cross node' };
 
-function rowsOf(s: Summary, kind: CellKind, f: (c: ContenderSummary, path: PathKind) => string[]): string[][] {
+export function findContender(s: Summary, kind: CellKind, path: PathKind, c: Contender): ContenderSummary | undefined {
+  return s.cells.find((x) => x.kind === kind && x.path === path)?.contenders.find((x) => x.contender === c);
+}
+
+export function rowsOf(s: Summary, kind: CellKind, f: (c: ContenderSummary, path: PathKind) => string[]): string[][] {
   const rows: string[][] = [];
   for (const cell of s.cells.filter((c) => c.kind === kind)) {
     for (const c of cell.contenders) {
@@ -61,31 +68,38 @@ function rowsOf(s: Summary, kind: CellKind, f: (c: ContenderSummary, path: PathK
   return rows;
 }
 
-function heading(text: string, style: Style): string {
+export function heading(text: string, style: Style): string {
   return style === 'md' ? `**${text}**` : `== ${text}`;
+}
+
+function latencyTables(s: Summary, kind: 'latency' | 'latency-hi', rate: number, facts: RenderFacts, rounds: string, style: Style): string[] {
+  const out: string[] = [];
+  out.push(heading(`Round-trip latency, open loop at ${rate} msg/s, ${facts.msgSize} B, ${facts.seconds} s per round — µs, ${rounds}`, style), '');
+  out.push(table(
+    ['path', 'contender', 'p50', 'p99', 'p99.9', 'added p50', 'added p99', 'added p99.9', 'added p50 / hop', 'added p99 / hop'],
+    rowsOf(s, kind, (c) => {
+      const m = c.metrics;
+      return [fmtSpread(m.p50?.value), fmtSpread(m.p99?.value), fmtSpread(m.p999?.value),
+        fmtSpread(m.p50?.added, undefined, true), fmtSpread(m.p99?.added, undefined, true), fmtSpread(m.p999?.added, undefined, true),
+        fmtSpread(m.p50?.addedPerHop, undefined, true), fmtSpread(m.p99?.addedPerHop, undefined, true)];
+    }), style), '');
+  out.push(heading(`Latency ratios at ${rate} msg/s (same rounds, paired) — ${rounds}`, style), '');
+  out.push(table(
+    ['path', 'contender', 'p50 ÷ direct', 'p99 ÷ direct', 'p99.9 ÷ direct', 'p50 ÷ HAProxy', 'p99 ÷ HAProxy', 'p99.9 ÷ HAProxy'],
+    rowsOf(s, kind, (c) => {
+      const m = c.metrics;
+      return [fmtSpread(m.p50?.ratioToDirect, 2), fmtSpread(m.p99?.ratioToDirect, 2), fmtSpread(m.p999?.ratioToDirect, 2),
+        fmtSpread(m.p50?.ratioToHaproxy, 2), fmtSpread(m.p99?.ratioToHaproxy, 2), fmtSpread(m.p999?.ratioToHaproxy, 2)];
+    }), style), '');
+  return out;
 }
 
 /** All tables of a run. */
 export function renderTables(s: Summary, facts: RenderFacts, style: Style): string {
   const out: string[] = [];
   const rounds = `median (min…max) over ${s.rounds} round${s.rounds === 1 ? '' : 's'}`;
-  out.push(heading(`Round-trip latency, open loop at ${facts.rate} msg/s, ${facts.msgSize} B, ${facts.seconds} s per round — µs, ${rounds}`, style), '');
-  out.push(table(
-    ['path', 'contender', 'p50', 'p99', 'p99.9', 'added p50', 'added p99', 'added p99.9', 'added p50 / hop', 'added p99 / hop'],
-    rowsOf(s, 'latency', (c) => {
-      const m = c.metrics;
-      return [fmtSpread(m.p50?.value), fmtSpread(m.p99?.value), fmtSpread(m.p999?.value),
-        fmtSpread(m.p50?.added, undefined, true), fmtSpread(m.p99?.added, undefined, true), fmtSpread(m.p999?.added, undefined, true),
-        fmtSpread(m.p50?.addedPerHop, undefined, true), fmtSpread(m.p99?.addedPerHop, undefined, true)];
-    }), style), '');
-  out.push(heading(`Latency ratios (same rounds, paired) — ${rounds}`, style), '');
-  out.push(table(
-    ['path', 'contender', 'p50 ÷ direct', 'p99 ÷ direct', 'p99.9 ÷ direct', 'p50 ÷ HAProxy', 'p99 ÷ HAProxy', 'p99.9 ÷ HAProxy'],
-    rowsOf(s, 'latency', (c) => {
-      const m = c.metrics;
-      return [fmtSpread(m.p50?.ratioToDirect, 2), fmtSpread(m.p99?.ratioToDirect, 2), fmtSpread(m.p999?.ratioToDirect, 2),
-        fmtSpread(m.p50?.ratioToHaproxy, 2), fmtSpread(m.p99?.ratioToHaproxy, 2), fmtSpread(m.p999?.ratioToHaproxy, 2)];
-    }), style), '');
+  out.push(...latencyTables(s, 'latency', facts.rate, facts, rounds, style));
+  if (s.cells.some((c) => c.kind === 'latency-hi')) out.push(...latencyTables(s, 'latency-hi', facts.highRate ?? 0, facts, rounds, style));
   if (s.cells.some((c) => c.kind === 'pingpong')) {
     out.push(heading(`Ping-pong, closed loop at the maximum rate, ${facts.msgSize} B, ${facts.pingpongSeconds} s per round — ${rounds}`, style), '');
     out.push(table(
@@ -101,35 +115,54 @@ export function renderTables(s: Summary, facts: RenderFacts, style: Style): stri
     ['path', 'contender', 'Gbit/s', '÷ direct', '÷ HAProxy', 'retransmits'],
     rowsOf(s, 'stream', (c) => [fmtSpread(c.metrics.gbps?.value, 2), fmtSpread(c.metrics.gbps?.ratioToDirect, 2),
       fmtSpread(c.metrics.gbps?.ratioToHaproxy, 2), fmtSpread(c.cost.retransmits, 0)]), style), '');
+  if (s.cells.some((c) => c.kind === 'connrate')) {
+    out.push(heading(`New connections (connect, ${facts.msgSize} B request, ${facts.msgSize} B reply, close; ${facts.connParallel ?? '?'} parallel loops, ${facts.seconds} s per round) — ${rounds}`, style), '');
+    out.push(table(
+      ['path', 'contender', 'connections/s', '÷ direct', '÷ HAProxy', '÷ HAProxy-TLS', 'p50 µs', 'p99 µs', 'failed', 'TLS handshakes client / server (resumed)', 'CPU ms / 1k conn, net'],
+      rowsOf(s, 'connrate', (c) => [fmtSpread(c.metrics.rate?.value, 0), fmtSpread(c.metrics.rate?.ratioToDirect, 2), fmtSpread(c.metrics.rate?.ratioToHaproxy, 2),
+        fmtSpread(c.metrics.rate?.ratioToHaproxyTls, 2), fmtSpread(c.metrics.p50?.value, 0), fmtSpread(c.metrics.p99?.value, 0), fmtSpread(c.cost.connErrors, 0),
+        handshakeText(c), fmtSpread(c.cost.cpuMsPer1kRtNet)]), style), '');
+  }
   out.push(heading(`Proxy cost: CPU seconds of the proxy processes (utime + stime), peak RSS — ${rounds}`, style), '');
   const costRows: string[][] = [];
-  const find = (kind: CellKind, path: PathKind, c: Contender): ContenderSummary | undefined =>
-    s.cells.find((x) => x.kind === kind && x.path === path)?.contenders.find((x) => x.contender === c);
+  const find = (kind: CellKind, path: PathKind, c: Contender): ContenderSummary | undefined => findContender(s, kind, path, c);
   for (const path of ['same', 'cross'] as const) {
-    for (const c of ['nodemesh', 'haproxy'] as const) {
+    for (const c of PROXIED) {
       const lat = find('latency', path, c);
+      const hi = find('latency-hi', path, c);
       const pp = find('pingpong', path, c);
       const st = find('stream', path, c);
-      if (!lat && !pp && !st) continue;
-      const rss = [lat, pp, st].map((x) => x?.cost.peakRssMiB?.max).filter((v): v is number => v !== undefined);
+      const cr = find('connrate', path, c);
+      if (!lat && !hi && !pp && !st && !cr) continue;
+      const rss = [lat, hi, pp, st, cr].map((x) => x?.cost.peakRssMiB?.max).filter((v): v is number => v !== undefined);
       costRows.push([PATH_NAMES[path], NAMES[c],
-        fmtSpread(lat?.cost.cpuMsPer1kRtNet), fmtSpread(lat?.cost.cpuMsPer1kRt),
+        fmtSpread(lat?.cost.cpuMsPer1kRtNet), fmtSpread(lat?.cost.cpuMsPer1kRt), fmtSpread(hi?.cost.cpuMsPer1kRtNet),
         fmtSpread(pp?.cost.cpuMsPer1kRtNet), fmtSpread(pp?.cost.cpuMsPer1kRt),
-        fmtSpread(st?.cost.cpuSecPerGBNet), fmtSpread(st?.cost.cpuSecPerGB),
+        fmtSpread(st?.cost.cpuSecPerGBNet), fmtSpread(st?.cost.cpuSecPerGB), fmtSpread(cr?.cost.cpuMsPer1kRtNet),
         rss.length ? fmtNum(Math.max(...rss), 1) : '–']);
     }
   }
-  out.push(table(['path', 'proxies', 'open loop: CPU ms / 1k RT, net', 'raw', 'ping-pong: CPU ms / 1k RT, net', 'raw', 'stream: CPU s / GB, net', 'raw', 'peak RSS MiB (all)'], costRows, style), '');
-  const bgText = (['nodemesh', 'haproxy'] as const).filter((w) => s.backgroundCpuMsPerSec[w])
+  out.push(table(['path', 'proxies', `open loop ${facts.rate}/s: CPU ms / 1k RT, net`, 'raw', `open loop ${facts.highRate ?? '–'}/s: net`, 'ping-pong: CPU ms / 1k RT, net', 'raw', 'stream: CPU s / GB, net', 'raw', 'new conns: CPU ms / 1k conn, net', 'peak RSS MiB (all)'], costRows, style), '');
+  const bgText = PROXIED.filter((w) => s.backgroundCpuMsPerSec[w])
     .map((w) => `${NAMES[w]} ${fmtSpread(s.backgroundCpuMsPerSec[w])} ms/s`).join(', ');
   if (bgText) {
     out.push(`"raw" counts every CPU second of the proxy processes during the cell; "net" subtracts their background use, measured while they relay nothing (during the direct cells): ${bgText}, over both nodes.`, '');
   }
   out.push(heading('Targets (medians over rounds of paired values)', style), '');
   out.push(renderTargets(s.targets, style));
+  if (s.mtlsTargets.length) out.push('', ...renderMtls(s, facts, style));
   const errs = s.cells.flatMap((c) => c.contenders.flatMap((x) => x.errors.map((e) => `${c.kind}/${c.path}/${x.contender}: ${e}`)));
   if (errs.length) out.push('', heading('Failed cells', style), '', ...errs.map((e) => `- ${e}`));
   return `${out.join('\n')}\n`;
+}
+
+/** "client / server (resumed client / server)" handshakes per round, medians. */
+export function handshakeText(c: ContenderSummary): string {
+  const k = c.cost;
+  if (!k.handshakesClient && !k.handshakesServer) return '–';
+  const m = (x: Spread | undefined): string => (x ? fmtNum(x.median, 0) : '–');
+  const resumed = (k.resumedClient?.median ?? 0) > 0 || (k.resumedServer?.median ?? 0) > 0 ? ` (${m(k.resumedClient)} / ${m(k.resumedServer)})` : '';
+  return `${m(k.handshakesClient)} / ${m(k.handshakesServer)}${resumed}`;
 }
 
 function verdict(t: TargetCheck): string {

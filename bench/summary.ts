@@ -1,15 +1,19 @@
 // From per-round samples to the benchmark's verdict: per cell, path and contender the spread of each
-// metric over rounds, the added latency and ratios against direct and HAProxy (paired per round),
-// the proxies' cost, and the targets (added µs per hop, stream share of direct, ahead of HAProxy).
+// metric over rounds, the added latency and ratios against direct, HAProxy and HAProxy-TLS (paired
+// per round), the proxies' cost and TLS handshakes, the targets (added µs per hop, stream share of
+// direct, ahead of HAProxy) and the mTLS targets (against HAProxy with TLS between its instances).
 
-import type { CellKind, Contender, PathKind, Proxied, Sample } from './cells.js';
+import { CELL_KINDS, CONTENDERS, PROXIED, type CellKind, type Contender, type PathKind, type Proxied, type Sample } from './cells.js';
 import { costPer, median, pairedDiff, pairedRatio, scale, spread, type Spread } from './stats.js';
 
 export type Metric = 'p50' | 'p99' | 'p999' | 'rate' | 'gbps';
 export const METRICS_OF: Readonly<Record<CellKind, readonly Metric[]>> = {
   latency: ['p50', 'p99', 'p999'],
+  'latency-hi': ['p50', 'p99', 'p999'],
   pingpong: ['rate', 'p50', 'p99'],
   stream: ['gbps'],
+  // rate = connections per second, p50/p99 = connection time
+  connrate: ['rate', 'p50', 'p99'],
 };
 const LATENCY: ReadonlySet<Metric> = new Set(['p50', 'p99', 'p999']);
 
@@ -22,6 +26,8 @@ export interface MetricSummary {
   readonly ratioToDirect?: Spread;
   /** nodemesh only: nodemesh ÷ HAProxy */
   readonly ratioToHaproxy?: Spread;
+  /** nodemesh only: nodemesh ÷ HAProxy-TLS (cross node) */
+  readonly ratioToHaproxyTls?: Spread;
 }
 
 export interface Cost {
@@ -32,6 +38,13 @@ export interface Cost {
   readonly cpuSecPerGBNet?: Spread;
   readonly peakRssMiB?: Spread;
   readonly retransmits?: Spread;
+  /** connrate: failed connection attempts per round */
+  readonly connErrors?: Spread;
+  /** connrate: TLS handshakes per round, as client (node-a) and server (node-b), and resumed ones */
+  readonly handshakesClient?: Spread;
+  readonly handshakesServer?: Spread;
+  readonly resumedClient?: Spread;
+  readonly resumedServer?: Spread;
 }
 
 export interface ContenderSummary {
@@ -63,12 +76,16 @@ export interface TargetCheck {
   readonly met: boolean | undefined;
   /** how far from the goal, in the goal's unit (positive = missed by) */
   readonly missBy: number | undefined;
+  /** the cell it was judged on, when that is not obvious from the name */
+  readonly cell?: CellKind;
 }
 
 export interface Summary {
   readonly rounds: number;
   readonly cells: readonly CellSummary[];
   readonly targets: readonly TargetCheck[];
+  /** nodemesh cross node (HBONE) against HAProxy-TLS, when that contender ran */
+  readonly mtlsTargets: readonly TargetCheck[];
   /** each contender's proxies' CPU while they relay nothing (direct cells), ms per second of wall time */
   readonly backgroundCpuMsPerSec: Partial<Record<Proxied, Spread>>;
 }
@@ -89,13 +106,23 @@ export function netCost(s: Sample, bgMsPerSec: number | undefined): { cpuMsPer1k
 }
 
 /** Per-round series of one field for (kind, path, contender); index = round. */
-type Field = keyof Sample | 'cpuMsPer1kRtNet' | 'cpuSecPerGBNet';
+type Field = keyof Sample | 'cpuMsPer1kRtNet' | 'cpuSecPerGBNet' | 'hsClient' | 'hsServer' | 'hsClientResumed' | 'hsServerResumed';
+
+function fieldOf(s: Sample, field: Field): unknown {
+  switch (field) {
+    case 'hsClient': return s.handshakes?.client;
+    case 'hsServer': return s.handshakes?.server;
+    case 'hsClientResumed': return s.handshakes?.clientResumed;
+    case 'hsServerResumed': return s.handshakes?.serverResumed;
+    default: return (s as Partial<Record<Field, unknown>>)[field];
+  }
+}
 
 export function series(samples: readonly Sample[], rounds: number, kind: CellKind, path: PathKind, contender: Contender, field: Field): (number | undefined)[] {
   const out: (number | undefined)[] = Array.from({ length: rounds }, () => undefined);
   for (const s of samples) {
     if (s.kind !== kind || s.path !== path || s.contender !== contender || s.error !== undefined) continue;
-    const v = (s as Partial<Record<Field, unknown>>)[field];
+    const v = fieldOf(s, field);
     if (typeof v === 'number' && s.round >= 0 && s.round < rounds) out[s.round] = v;
   }
   return out;
@@ -113,6 +140,7 @@ function summarizeContender(samples: readonly Sample[], rounds: number, kind: Ce
     const v = series(samples, rounds, kind, path, c, m);
     const d = series(samples, rounds, kind, path, 'direct', m);
     const h = series(samples, rounds, kind, path, 'haproxy', m);
+    const ht = series(samples, rounds, kind, path, 'haproxy-tls', m);
     const added = c !== 'direct' && LATENCY.has(m) ? pairedDiff(v, d) : undefined;
     metrics[m] = {
       ...withSpread('value', spread(v)),
@@ -120,6 +148,7 @@ function summarizeContender(samples: readonly Sample[], rounds: number, kind: Ce
       ...(added && hops > 0 ? withSpread('addedPerHop', spread(scale(added, 1 / hops))) : {}),
       ...(c !== 'direct' ? withSpread('ratioToDirect', spread(pairedRatio(v, d))) : {}),
       ...(c === 'nodemesh' ? withSpread('ratioToHaproxy', spread(pairedRatio(v, h))) : {}),
+      ...(c === 'nodemesh' ? withSpread('ratioToHaproxyTls', spread(pairedRatio(v, ht))) : {}),
     };
   }
   const cost: Cost = {
@@ -129,6 +158,11 @@ function summarizeContender(samples: readonly Sample[], rounds: number, kind: Ce
     ...withSpread('cpuSecPerGBNet', spread(series(samples, rounds, kind, path, c, 'cpuSecPerGBNet'))),
     ...withSpread('peakRssMiB', spread(series(samples, rounds, kind, path, c, 'proxyPeakRssMiB'))),
     ...withSpread('retransmits', spread(series(samples, rounds, kind, path, c, 'retransmits'))),
+    ...withSpread('connErrors', spread(series(samples, rounds, kind, path, c, 'connErrors'))),
+    ...withSpread('handshakesClient', spread(series(samples, rounds, kind, path, c, 'hsClient'))),
+    ...withSpread('handshakesServer', spread(series(samples, rounds, kind, path, c, 'hsServer'))),
+    ...withSpread('resumedClient', spread(series(samples, rounds, kind, path, c, 'hsClientResumed'))),
+    ...withSpread('resumedServer', spread(series(samples, rounds, kind, path, c, 'hsServerResumed'))),
   };
   const opened = c === 'nodemesh' ? series(samples, rounds, kind, path, c, 'meshOpened') : undefined;
   return {
@@ -138,25 +172,57 @@ function summarizeContender(samples: readonly Sample[], rounds: number, kind: Ce
   };
 }
 
-function check(name: string, path: PathKind, goal: string, unit: string, measured: number | undefined, ok: (v: number) => boolean, miss: (v: number) => number): TargetCheck {
-  if (measured === undefined) return { name, path, goal, unit, measured, met: undefined, missBy: undefined };
+function check(name: string, path: PathKind, goal: string, unit: string, measured: number | undefined, ok: (v: number) => boolean, miss: (v: number) => number, cell?: CellKind): TargetCheck {
+  const at = cell ? { cell } : {};
+  if (measured === undefined) return { name, path, goal, unit, measured, met: undefined, missBy: undefined, ...at };
   const met = ok(measured);
-  return { name, path, goal, unit, measured, met, missBy: met ? undefined : miss(measured) };
+  return { name, path, goal, unit, measured, met, missBy: met ? undefined : miss(measured), ...at };
 }
 
 export interface Goals {
   readonly addedP50PerHopUs: number;
   readonly addedP99PerHopUs: number;
   readonly streamShareOfDirect: number;
+  /** mTLS (issue 12): one stream ≥ k × HAProxy-TLS's, added p50 per hop, new connections ≥ k × HAProxy-TLS's */
+  readonly mtlsStreamVsHaproxyTls: number;
+  readonly mtlsAddedP50PerHopUs: number;
+  readonly mtlsConnRateVsHaproxyTls: number;
 }
 
-export const DEFAULT_GOALS: Goals = { addedP50PerHopUs: 30, addedP99PerHopUs: 100, streamShareOfDirect: 0.6 };
+export const DEFAULT_GOALS: Goals = {
+  addedP50PerHopUs: 30, addedP99PerHopUs: 100, streamShareOfDirect: 0.6,
+  mtlsStreamVsHaproxyTls: 1.3, mtlsAddedP50PerHopUs: 40, mtlsConnRateVsHaproxyTls: 1,
+};
+
+function meshOf(cells: readonly CellSummary[], kind: CellKind, path: PathKind): ContenderSummary | undefined {
+  return cells.find((c) => c.kind === kind && c.path === path)?.contenders.find((x) => x.contender === 'nodemesh');
+}
+
+/**
+ * The mTLS targets, cross node (nodemesh's HBONE hop against HAProxy-TLS), on medians of paired
+ * per-round values; added p50 per hop comes from the high-rate open-loop cell when it ran. Empty
+ * when HAProxy-TLS did not run.
+ */
+export function mtlsTargets(cells: readonly CellSummary[], goals: Goals = DEFAULT_GOALS): TargetCheck[] {
+  const ran = cells.some((c) => c.path === 'cross' && c.contenders.some((x) => x.contender === 'haproxy-tls'));
+  if (!ran) return [];
+  const hi = meshOf(cells, 'latency-hi', 'cross');
+  const latKind: CellKind = hi ? 'latency-hi' : 'latency';
+  const p50 = (hi ?? meshOf(cells, 'latency', 'cross'))?.metrics.p50?.addedPerHop?.median;
+  const st = meshOf(cells, 'stream', 'cross')?.metrics.gbps?.ratioToHaproxyTls?.median;
+  const cr = meshOf(cells, 'connrate', 'cross')?.metrics.rate?.ratioToHaproxyTls?.median;
+  const g = goals;
+  return [
+    check('mTLS one stream ÷ HAProxy-TLS', 'cross', `≥ ${g.mtlsStreamVsHaproxyTls}`, '×', st, (v) => v >= g.mtlsStreamVsHaproxyTls, (v) => g.mtlsStreamVsHaproxyTls - v, 'stream'),
+    check('mTLS added p50 per hop', 'cross', `≤ ${g.mtlsAddedP50PerHopUs} µs`, 'µs', p50, (v) => v <= g.mtlsAddedP50PerHopUs, (v) => v - g.mtlsAddedP50PerHopUs, latKind),
+    check('mTLS new connections/s ÷ HAProxy-TLS', 'cross', `≥ ${g.mtlsConnRateVsHaproxyTls}`, '×', cr, (v) => v >= g.mtlsConnRateVsHaproxyTls, (v) => g.mtlsConnRateVsHaproxyTls - v, 'connrate'),
+  ];
+}
 
 /** The targets, judged on the medians over rounds of the paired per-round values. */
 export function targets(cells: readonly CellSummary[], goals: Goals = DEFAULT_GOALS): TargetCheck[] {
   const out: TargetCheck[] = [];
-  const mesh = (kind: CellKind, path: PathKind): ContenderSummary | undefined =>
-    cells.find((c) => c.kind === kind && c.path === path)?.contenders.find((x) => x.contender === 'nodemesh');
+  const mesh = (kind: CellKind, path: PathKind): ContenderSummary | undefined => meshOf(cells, kind, path);
   for (const path of ['same', 'cross'] as const) {
     const lat = mesh('latency', path);
     const st = mesh('stream', path);
@@ -179,20 +245,20 @@ export function targets(cells: readonly CellSummary[], goals: Goals = DEFAULT_GO
 export function summarize(raw: readonly Sample[], rounds: number, goals: Goals = DEFAULT_GOALS): Summary {
   const bg: Partial<Record<Proxied, number>> = {};
   const backgroundCpuMsPerSec: Partial<Record<Proxied, Spread>> = {};
-  for (const who of ['nodemesh', 'haproxy'] as const) {
+  for (const who of PROXIED) {
     const v = background(raw, who);
     if (v.length) { bg[who] = median(v); backgroundCpuMsPerSec[who] = spread(v)!; }
   }
   const samples = raw.map((s) => (s.contender === 'direct' ? s : { ...s, ...netCost(s, bg[s.contender]) }));
   const cells: CellSummary[] = [];
-  for (const kind of ['latency', 'pingpong', 'stream'] as const) {
+  for (const kind of CELL_KINDS) {
     for (const path of ['same', 'cross'] as const) {
       if (!samples.some((s) => s.kind === kind && s.path === path)) continue;
-      const contenders = (['direct', 'nodemesh', 'haproxy'] as const)
+      const contenders = CONTENDERS
         .filter((c) => samples.some((s) => s.kind === kind && s.path === path && s.contender === c))
         .map((c) => summarizeContender(samples, rounds, kind, path, c));
       cells.push({ kind, path, contenders });
     }
   }
-  return { rounds, cells, targets: targets(cells, goals), backgroundCpuMsPerSec };
+  return { rounds, cells, targets: targets(cells, goals), mtlsTargets: mtlsTargets(cells, goals), backgroundCpuMsPerSec };
 }

@@ -4,13 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readConfig } from '../../../bench/env.js';
 
-test('defaults: 3 rounds of 5 s at 1,000 msg/s with 1 KB, 2 s ping-pong, no profile, snapshot on', () => {
-  assert.deepEqual(readConfig({}), { rounds: 3, seconds: 5, rate: 1000, msgSize: 1024, pingpongSeconds: 2, profile: false, snapshot: true });
+test('defaults: 3 rounds of 5 s at 1,000 and 10,000 msg/s with 1 KB, 2 s ping-pong, 16 connection loops, no profile, snapshot on', () => {
+  assert.deepEqual(readConfig({}), { rounds: 3, seconds: 5, rate: 1000, msgSize: 1024, pingpongSeconds: 2, highRate: 10000, connParallel: 16, profile: false, snapshot: true });
 });
 
 test('BENCH_* variables override; an empty one keeps the default', () => {
-  const c = readConfig({ BENCH_ROUNDS: '5', BENCH_SECONDS: '2', BENCH_RATE: '5000', BENCH_MSG_SIZE: '64', BENCH_PINGPONG_SECONDS: '0', BENCH_PROFILE: '1', BENCH_SNAPSHOT: 'no', BENCH_TYPO: 'x' });
-  assert.deepEqual(c, { rounds: 5, seconds: 2, rate: 5000, msgSize: 64, pingpongSeconds: 0, profile: true, snapshot: false });
+  const c = readConfig({ BENCH_ROUNDS: '5', BENCH_SECONDS: '2', BENCH_RATE: '5000', BENCH_MSG_SIZE: '64', BENCH_PINGPONG_SECONDS: '0', BENCH_HIGH_RATE: '0', BENCH_CONN_PARALLEL: '32', BENCH_PROFILE: '1', BENCH_SNAPSHOT: 'no', BENCH_TYPO: 'x' });
+  assert.deepEqual(c, { rounds: 5, seconds: 2, rate: 5000, msgSize: 64, pingpongSeconds: 0, highRate: 0, connParallel: 32, profile: true, snapshot: false });
   assert.equal(readConfig({ BENCH_ROUNDS: '' }).rounds, 3);
 });
 
