@@ -4,6 +4,7 @@
 # test/kube/helm/go.mod. Skipped when the binaries exist and were built from the current go.mod files.
 # Usage: bash scripts/build-kube.sh [--force]
 set -euo pipefail
+trap 'echo "MESH_ERR_NOT_BUILT: build-kube.sh stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 BIN=build/kube/bin
