@@ -177,13 +177,9 @@ describe('default inbound policies end to end', { skip, timeout: 90_000 }, () =>
     });
   }
 
-  // BUG (agent/src/telemetry/metrics.ts, Metrics.record): a cross-node connection refused by the
-  // destination (HBONE 401) closes on the client's node with reason MESH_ERR_AUTHZ_DENIED, and
-  // record() counts every close with that reason into inbound_tcp_authz_deny_total — the allow
-  // branch checks `authzHere` (inbound, or same-node), the deny branch does not. So node-a counts an
-  // "inbound" denial with policy="" for node-b's server, on top of node-b's own count: summed over
-  // the cluster every cross-node denial counts twice. Remove `todo` once fixed.
-  test('a cross-node denial is counted only on the node that decided it', { todo: 'metrics.ts record() counts the client node\'s outbound close as an inbound denial (policy="")' }, async () => {
+  // A cross-node connection refused by the destination (HBONE 401) also closes on the client's
+  // node with reason MESH_ERR_AUTHZ_DENIED; only the deciding node counts it as an inbound denial.
+  test('a cross-node denial is counted only on the node that decided it', async () => {
     const m = await metrics('node-a');
     for (const n of NAMESPACES.filter((x) => !allows(x.policy, true))) {
       assert.equal(metricSum(m, 'inbound_tcp_authz_deny_total', { dst_namespace: n.ns, dst_workload: 'server-b' }), 0, `node-a counted an inbound denial for ${n.ns}/server-b, which node-b decided`);

@@ -114,7 +114,9 @@ export class AgentMetrics {
     }
     const lc = opened ?? l;
     this.#close.inc({ ...lc, reason: e.reason });
-    if (e.reason === 'MESH_ERR_AUTHZ_DENIED' || e.reason === 'MESH_ERR_MTLS_REQUIRED') {
+    // a cross-node denial is the destination node's: the client node only sees the peer's 401
+    const decidedHere = e.direction === 'inbound' || lc.connection_security_policy === 'none';
+    if (decidedHere && (e.reason === 'MESH_ERR_AUTHZ_DENIED' || e.reason === 'MESH_ERR_MTLS_REQUIRED')) {
       this.#authzDeny.inc({ policy: e.policy, dst_namespace: lc.dst_namespace, dst_workload: lc.dst_workload, tls: lc.tls, reason: e.reason });
     }
     this.#read.inc(lc, e.bytesUp);
