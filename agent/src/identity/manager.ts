@@ -303,8 +303,11 @@ export class IdentityManager {
     e.lastError = msg;
     this.#metrics?.renewals.inc({ result: 'failure' });
     const now = this.#clock.now();
-    e.dueAt = now + this.#backoff(e.failures);
-    if (e.cert && e.dueAt > e.cert.notAfterMs && e.cert.notAfterMs > now) e.dueAt = Math.max(now, e.cert.notAfterMs - 1000);
+    // a valid certificate: one last try a second before it expires, then at its expiry; without a
+    // usable certificate the workload's cross-node traffic is down, so retry at least every 5 s
+    const notAfter = e.cert && e.cert.notAfterMs > now ? e.cert.notAfterMs : undefined;
+    const cap = notAfter !== undefined ? (notAfter - 1000 > now ? notAfter - 1000 : notAfter) : now + 5_000;
+    e.dueAt = Math.min(now + this.#backoff(e.failures), cap);
     if (!repeat || e.failures % 10 === 0) {
       this.#o.log.warn({ code: (err as { code?: string }).code ?? 'MESH_ERR_CERT', identity: e.identity, failures: e.failures, retryInMs: Math.round(e.dueAt - now), keeps: e.cert?.serial ?? null }, `certificate request failed: ${msg}`);
     }

@@ -41,7 +41,7 @@ export interface GrpcSignerOptions {
   readonly timeoutMs?: number;
 }
 
-type SignClient = grpc.Client & { sign(req: SignRequestWire, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: SignResponseWire) => void): void };
+type SignClient = grpc.Client & { sign(req: SignRequestWire, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: SignResponseWire) => void): void };
 
 export class GrpcSigner implements CertificateSigner {
   readonly #o: GrpcSignerOptions;
@@ -61,7 +61,9 @@ export class GrpcSigner implements CertificateSigner {
     const req: SignRequestWire = { node: this.#o.node, token: this.#o.token, identity, csrPem };
     const deadline = Date.now() + (this.#o.timeoutMs ?? 10_000);
     return new Promise((resolve, reject) => {
-      this.#client.sign(req, { deadline }, (e, r) => {
+      // waitForReady: a channel still in its reconnect backoff (the controller just came back) waits
+      // for the connection within the deadline instead of failing at once and costing a full retry backoff
+      this.#client.sign(req, new grpc.Metadata({ waitForReady: true }), { deadline }, (e, r) => {
         if (e || !r) {
           const details = e?.details ?? 'empty answer';
           const remote = /^(MESH_ERR_[A-Z_]+):/.exec(details)?.[1];

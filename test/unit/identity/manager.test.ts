@@ -146,8 +146,14 @@ test('while the signer is away: warned at 75 % of the life, served until it expi
   assert.equal(snaps.at(-1)!.identities.length, 0, 'and the proxy was told');
   assert.equal(im.readiness().ready, false);
   assert.match(im.readiness().reasons[0]!, /no valid certificate for .* \(expired; last error: UNAVAILABLE\)/);
+  // expired: retried at least every 5 s, however long the backoff had grown
+  await clock.advance(5_000);
+  await settle();
+  const n = signer.calls.length;
+  await clock.advance(5_000);
+  await until('a retry within 5 s of expiry', () => signer.calls.length > n);
   signer.fail = undefined;
-  await clock.advance(60_000);
+  await clock.advance(5_000);
   await until('a new one', () => im.readiness().ready);
 });
 
