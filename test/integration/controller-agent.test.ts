@@ -109,7 +109,12 @@ describe('controller ⇄ agent over gRPC', { timeout: 60_000 }, () => {
     writeFileSync(path.join(dir, 'pods.yaml'), pod('a1', 'node-a', '10.200.1.10') + pod('a2', 'node-a', '10.200.1.11') + pod('b1', 'node-b', '10.200.2.10') + SVC);
     await until('NACK counted', () => a.feed.status().detail !== undefined && (a.feed.status().detail as { nacks: number }).nacks === 1);
     assert.equal(a.cfg, before, 'the rejected version was not applied');
-    assert.ok(((await ctl.metrics.nacks.get()).values[0]?.value ?? 0) > nacks0);
+    // The controller counts the NACK when it reads it, which may be after the agent counted it.
+    const t0 = Date.now();
+    while (((await ctl.metrics.nacks.get()).values[0]?.value ?? 0) <= nacks0) {
+      assert.ok(Date.now() - t0 < 3000, 'the controller never counted the NACK');
+      await sleep(10);
+    }
     a.rejectVersion = -1;
     writeFileSync(path.join(dir, 'pods.yaml'), pod('a1', 'node-a', '10.200.1.10') + pod('a2', 'node-a', '10.200.1.12') + pod('b1', 'node-b', '10.200.2.10') + SVC);
     await until('full view after the NACK', () => a.updates.at(-1)!.full && a.cfg!.workloads.has('shop/a2'));
