@@ -6,6 +6,7 @@
 pub mod bpf;
 pub mod errors;
 pub mod hbone;
+pub mod l7;
 pub mod proxy;
 
 use napi_derive::napi;

@@ -3,6 +3,7 @@
 // Wire shape (JSON) of NodeProxy.setTable; native/src/proxy/table.rs parses and validates it.
 
 import type { TableAuthz } from '../authz/index.js';
+import type { TableHttp } from '../routing/table.js';
 
 /** What the proxy does with a captured connection. */
 export interface TableVerdict {
@@ -69,4 +70,7 @@ export interface DecisionTable {
   readonly peers?: readonly TablePeer[];
   /** inbound authorization of this node's workloads (agent/src/authz; absent: allow all) */
   readonly authz?: TableAuthz;
+  /** L7: protocol detection and the compiled HTTP routes (agent/src/routing; absent: every
+   *  connection is TCP, as before) */
+  readonly http?: TableHttp;
 }

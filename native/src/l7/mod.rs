@@ -1,0 +1,12 @@
+//! L7: HTTP/1.1, h2c and gRPC in the node proxy (docs/l7.md). Protocol detection on captured
+//! connections, the compiled route table and its matching, per-request balancing, retries under a
+//! budget, faults, rate limits and golden metrics, and the hyper-based proxy that executes them.
+
+pub mod balancer;
+pub mod budget;
+pub mod detect;
+pub mod metrics;
+pub mod proxy;
+pub mod ratelimit;
+pub mod table;
+pub mod upstream;
