@@ -5,6 +5,7 @@
 import type { NodeView, Workload } from '../state/index.js';
 import { enrolledByIp } from '../state/index.js';
 import { compileAuthz } from '../authz/index.js';
+import { compileHttp } from '../routing/index.js';
 import type { DecisionTable, TablePeer, TableVerdict } from './table.js';
 
 export interface Endpoint { readonly ip: string; readonly port: number }
@@ -97,5 +98,6 @@ export function compileTable(view: NodeView, version: number): DecisionTable {
     services,
     peers,
     authz: compileAuthz(view),
+    http: compileHttp(view),
   };
 }

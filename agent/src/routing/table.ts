@@ -7,7 +7,9 @@
 export type TableProtocol = 'detect' | 'http1' | 'h2c' | 'grpc' | 'tcp';
 
 export interface TableStringMatch {
-  /** lowercase header name, or the exact query parameter name (case-sensitive, Gateway API) */
+  /** lowercase header name, or the exact query parameter name (case-sensitive, Gateway API). A
+   *  `host` header match reads the authority when the request has no `host` header (h2). Query
+   *  values are compared raw (no percent-decoding), the first of a repeated parameter counts */
   readonly name: string;
   readonly kind: 'exact' | 'regex';
   readonly value: string;
@@ -129,8 +131,9 @@ export interface TableHttpPort {
   readonly vip: string;
   readonly port: number;
   readonly protocol: TableProtocol;
-  /** in precedence order; the last entry is the default route (the Service's own endpoints, kind
-   *  'default') unless routes cover every request. No entry matches → 404 */
+  /** in precedence order (first match wins). A port no route attaches to has one entry, the
+   *  default route (the Service's own endpoints, kind 'default'); once a route attaches, a request
+   *  none of its entries match gets 404, as the Gateway API requires */
   readonly routes: readonly TableRouteEntry[];
   /** a Service-level rate limit (RateLimitPolicy on the Service), checked before routing */
   readonly rateLimit?: TableRateLimit;

@@ -3,7 +3,9 @@
 // and exactly why not. Pure: the workload indexes are kept stable by the caller's IndexAllocator.
 
 import type { DefaultInboundPolicy, EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
-import { DEFAULT_TRUST_DOMAIN, type Labels, type Policy } from '../../../controller/src/model/index.js';
+import {
+  DEFAULT_TRUST_DOMAIN, faultPolicyOf, rateLimitPolicyOf, type FaultPolicy, type Labels, type Policy, type RateLimitPolicy, type Route,
+} from '../../../controller/src/model/index.js';
 import { PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL } from '../../../common/layout.js';
 
 export type { DefaultInboundPolicy, EnrollmentReason, Policy };
@@ -54,6 +56,13 @@ export interface NodeView {
   readonly policies: readonly Policy[];
   /** every Service of this node's pods' namespaces, headless ones too, by namespace/name: policy targets */
   readonly targetServices: ReadonlyMap<string, ServiceCfg>;
+  /** every Service, headless ones too, by namespace/name: route backends (agent/src/routing) */
+  readonly serviceByKey: ReadonlyMap<string, ServiceCfg>;
+  /** HTTPRoutes and GRPCRoutes, sorted by kind/namespace/name: this node's clients may call any Service */
+  readonly routes: readonly Route[];
+  /** FaultPolicy and RateLimitPolicy objects (any namespace: they shape outbound traffic), sorted by namespace/name */
+  readonly faults: readonly FaultPolicy[];
+  readonly rateLimits: readonly RateLimitPolicy[];
 }
 
 /** Hands out small stable integers per key; indexes of removed keys are forgotten. */
@@ -106,10 +115,25 @@ export function buildNodeView(
     .filter(([, p]) => AUTHZ_POLICY_KINDS.includes(p.kind) && namespaces.has(p.namespace))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, p]) => p);
+  const routes = [...cfg.routes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  const l7 = [...cfg.policies.values()].sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   return {
     nodeName, version: cfg.version, local, byIp, services, localAddrs: [...localAddrs].sort(), proxyPorts,
-    trustDomain: cfg.mesh?.trustDomain ?? DEFAULT_TRUST_DOMAIN, policies, targetServices,
+    trustDomain: cfg.mesh?.trustDomain ?? DEFAULT_TRUST_DOMAIN, policies, targetServices, serviceByKey: new Map(sorted), routes,
+    faults: typed(l7, 'FaultPolicy', faultPolicyOf), rateLimits: typed(l7, 'RateLimitPolicy', rateLimitPolicyOf),
   };
+}
+
+/** The policies of one L7 kind, typed; one the converter rejects is skipped (the controller reported it). */
+function typed<T>(policies: readonly Policy[], kind: string, of: (p: Policy) => T): T[] {
+  return policies.flatMap((p) => {
+    if (p.kind !== kind) return [];
+    try {
+      return [of(p)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** The enrolled pods of this node, keyed by IP: what the BPF workload map must hold. */

@@ -1,0 +1,250 @@
+// compileHttp: the node view's Services, HTTPRoutes/GRPCRoutes (GAMMA producer routes) and L7
+// policies → the HTTP part of the decision table, every Service port with its entries in Gateway
+// API precedence, backends resolved to endpoints, durations in ms. Pure and table-tested.
+
+import type { NodeView } from '../state/index.js';
+import type { ServiceCfg, ServicePortCfg } from '../../../controller/src/views/index.js';
+import type {
+  FaultPolicy, GrpcRouteMatch, HeaderModifier, HttpRouteMatch, PathModifier, RateLimitPolicy, Route, RouteBackendRef, RouteFilter, RouteRule, StringMatch,
+} from '../../../controller/src/model/index.js';
+import { compareKeys, createdMs, hostRank, pathRank, type EntryKey } from './precedence.js';
+import type {
+  TableBackend, TableFault, TableFilter, TableHeaderModifier, TableHttp, TableHttpPort, TableMatch, TablePathModifier, TableProtocol, TableRateLimit, TableRouteEntry,
+  TableStringMatch,
+} from './table.js';
+
+/**
+ * How long the outbound proxy waits for a client's first bytes. A client-first client (HTTP, h2c
+ * preface, TLS ClientHello) writes right after connect returns, within microseconds, a few ms on
+ * a loaded node; a server-first one (MySQL, SMTP, SSH) waits for the server and would stall the
+ * whole bound once per connection. 100 ms covers scheduling hiccups of client-first clients by an
+ * order of magnitude and keeps the server-first handshake penalty at one human-invisible tenth of
+ * a second (Istio's former protocolDetectionTimeout; Linkerd waits 10 s and relies on opaque ports).
+ */
+export const DETECT_TIMEOUT_MS = 100;
+
+/** The rest of the table's knobs: Envoy's header limit, Linkerd's retry budget and failure accrual. */
+export const HTTP_DEFAULTS = {
+  limits: { maxHeaderBytes: 60 * 1024, retryBufferBytes: 64 * 1024, maxPendingPerEndpoint: 100 },
+  retryBudget: { ratio: 0.2, minPerSecond: 10, ttlMs: 10_000 },
+  accrual: { consecutiveFailures: 7, minBackoffMs: 1_000, maxBackoffMs: 60_000 },
+} as const;
+
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+
+/** What compileHttp reads from the node view. */
+export type HttpView = Pick<NodeView, 'services' | 'routes' | 'faults' | 'rateLimits' | 'serviceByKey'>;
+
+export function compileHttp(view: HttpView): TableHttp {
+  const ports: TableHttpPort[] = [];
+  for (const s of view.services) {
+    if (s.vip === '') continue;
+    for (const p of s.ports) if (p.protocol === 'TCP') ports.push(compilePort(view, s, p));
+  }
+  return {
+    detectTimeoutMs: DETECT_TIMEOUT_MS, defaultProtocol: 'detect', ports,
+    limits: { ...HTTP_DEFAULTS.limits }, retryBudget: { ...HTTP_DEFAULTS.retryBudget }, accrual: { ...HTTP_DEFAULTS.accrual },
+  };
+}
+
+/** appProtocol (Kubernetes standard names) or the opaque-ports annotation → how the proxy treats the port. */
+export function protocolOf(p: Pick<ServicePortCfg, 'appProtocol' | 'opaque'>): TableProtocol {
+  if (p.opaque) return 'tcp';
+  switch (p.appProtocol?.toLowerCase()) {
+    case 'http': case 'kubernetes.io/ws': return 'http1';
+    case 'kubernetes.io/h2c': return 'h2c';
+    case 'grpc': return 'grpc';
+    case 'tcp': return 'tcp';
+    default: return 'detect';
+  }
+}
+
+function compilePort(view: HttpView, s: ServiceCfg, p: ServicePortCfg): TableHttpPort {
+  const service = `${s.namespace}/${s.name}`;
+  const serviceFault = policyFor(view.faults, s.namespace, 'Service', s.name);
+  const keyed: { key: EntryKey; entry: TableRouteEntry }[] = [];
+  for (const r of view.routes) {
+    if (!attaches(r, s, p.port)) continue;
+    const fault = policyFor(view.faults, r.namespace, r.kind, r.name) ?? serviceFault;
+    const rateLimit = policyFor(view.rateLimits, r.namespace, r.kind, r.name);
+    keyed.push(...routeEntries(view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
+  }
+  keyed.sort((a, b) => compareKeys(a.key, b.key));
+  const routes = keyed.map((k) => k.entry);
+  // Gateway API: once a route is attached, a request none of its rules match gets 404; the
+  // Service's own endpoints serve only ports without routes.
+  if (routes.length === 0) routes.push(defaultEntry(service, p, serviceFault && tableFault(serviceFault)));
+  const limit = policyFor(view.rateLimits, s.namespace, 'Service', s.name);
+  return { service, vip: s.vip, port: p.port, protocol: protocolOf(p), routes, ...(limit ? { rateLimit: tableRateLimit(limit) } : {}) };
+}
+
+/**
+ * A producer route of the Service: same namespace, a parentRef to it (core group, kind Service)
+ * without a port or with this port. Consumer routes (another namespace, applying only to clients
+ * of that namespace) need per-client tables and are not supported yet: they are skipped.
+ */
+export function attaches(r: Route, s: ServiceCfg, port: number): boolean {
+  if (r.namespace !== s.namespace) return false;
+  return r.parentRefs.some((ref) => (ref.group === '' || ref.group === 'core') && ref.kind === 'Service' && ref.name === s.name
+    && (ref.namespace ?? r.namespace) === s.namespace && (ref.port === undefined || ref.port === port));
+}
+
+/** The policy of that kind targeting the object (same namespace); the first by name when several do. */
+export function policyFor<P extends FaultPolicy | RateLimitPolicy>(policies: readonly P[], namespace: string, kind: string, name: string): P | undefined {
+  let best: P | undefined;
+  for (const p of policies) {
+    const t = p.targetRef;
+    const group = kind === 'Service' ? t.group === '' || t.group === 'core' : t.group === GATEWAY_GROUP;
+    if (p.namespace !== namespace || t.kind !== kind || t.name !== name || !group) continue;
+    if (!best || p.name < best.name) best = p;
+  }
+  return best;
+}
+
+function tableFault(f: FaultPolicy): TableFault {
+  return {
+    policy: `${f.namespace}/${f.name}`,
+    ...(f.delay ? { delay: { ms: f.delay.fixedDelayMs, percent: f.delay.percent } } : {}),
+    ...(f.abort ? { abort: { status: f.abort.httpStatus, percent: f.abort.percent } } : {}),
+  };
+}
+
+function tableRateLimit(r: RateLimitPolicy): TableRateLimit {
+  return { policy: `${r.namespace}/${r.name}`, requestsPerSecond: r.requestsPerSecond, burst: r.burst };
+}
+
+function defaultEntry(service: string, p: ServicePortCfg, fault: TableFault | undefined): TableRouteEntry {
+  return {
+    route: '', kind: 'default', rule: 0, hostnames: [], match: { headers: [], query: [] }, filters: [],
+    backends: [{ service, port: p.port, weight: 1, endpoints: endpointsOf(p) }],
+    requestTimeoutMs: 0, backendTimeoutMs: 0, ...(fault ? { fault } : {}),
+  };
+}
+
+/** One entry per (rule, match, hostname); a route without hostnames gives one per (rule, match). */
+function routeEntries(view: HttpView, r: Route, fault: TableFault | undefined, rateLimit: TableRateLimit | undefined): { key: EntryKey; entry: TableRouteEntry }[] {
+  const name = `${r.namespace}/${r.name}`;
+  const hosts: (string | undefined)[] = r.hostnames.length > 0 ? r.hostnames.map((h) => h.toLowerCase()) : [undefined];
+  const out: { key: EntryKey; entry: TableRouteEntry }[] = [];
+  r.rules.forEach((rule, ri) => {
+    const common = ruleParts(view, r, rule);
+    rule.matches.forEach((m, mi) => {
+      const { match, grpcMethodOnly } = r.kind === 'GRPCRoute' ? grpcMatch(m as GrpcRouteMatch) : { match: httpMatch(m as HttpRouteMatch), grpcMethodOnly: false };
+      hosts.forEach((h, hi) => {
+        const key: EntryKey = {
+          ...hostRank(h), ...pathRank(match, grpcMethodOnly), method: match.method !== undefined, headers: match.headers.length, query: match.query.length,
+          created: createdMs(r.creationTimestamp), order: r.order, name, kind: r.kind, rule: ri, match: mi, host: hi,
+        };
+        const entry: TableRouteEntry = {
+          route: name, kind: r.kind, rule: ri, hostnames: h === undefined ? [] : [h], match, ...common,
+          ...(fault ? { fault } : {}), ...(rateLimit ? { rateLimit } : {}),
+        };
+        out.push({ key, entry });
+      });
+    });
+  });
+  return out;
+}
+
+function ruleParts(view: HttpView, r: Route, rule: RouteRule): Pick<TableRouteEntry, 'filters' | 'backends' | 'requestTimeoutMs' | 'backendTimeoutMs' | 'retry'> {
+  return {
+    filters: rule.filters.map((f) => tableFilter(view, r, f)),
+    backends: rule.backendRefs.map((b) => resolveBackend(view, r, b)),
+    requestTimeoutMs: rule.timeouts?.requestMs ?? 0,
+    backendTimeoutMs: rule.timeouts?.backendRequestMs ?? 0,
+    ...(rule.retry ? { retry: { attempts: rule.retry.attempts + 1, codes: [...rule.retry.codes], backoffMs: rule.retry.backoffMs } } : {}),
+  };
+}
+
+function httpMatch(m: HttpRouteMatch): TableMatch {
+  const kind = m.path.type === 'Exact' ? 'exact' : m.path.type === 'PathPrefix' ? 'prefix' : 'regex';
+  return {
+    path: { kind, value: m.path.value },
+    ...(m.method !== undefined ? { method: m.method } : {}),
+    headers: m.headers.map(headerMatch),
+    query: m.queryParams.map((q) => ({ name: q.name, kind: q.type === 'Exact' ? 'exact' : 'regex', value: q.value })),
+  };
+}
+
+/**
+ * GRPCRoute: a request is `POST /<service>/<method>`. Exact service and method → exact path;
+ * service only → prefix `/<service>/`; method only → regex `/[^/]+/<method>`; RegularExpression →
+ * regex `/(?:<service>)/(?:<method>)`, an absent part being `[^/]+`; no method match → no path.
+ */
+export function grpcMatch(m: GrpcRouteMatch): { match: TableMatch; grpcMethodOnly: boolean } {
+  const headers = m.headers.map(headerMatch);
+  const base = { method: 'POST', headers, query: [] as TableStringMatch[] };
+  const mm = m.method;
+  if (!mm || (mm.service === undefined && mm.method === undefined)) return { match: base, grpcMethodOnly: false };
+  if (mm.type === 'RegularExpression') {
+    return { match: { ...base, path: { kind: 'regex', value: `/(?:${mm.service ?? '[^/]+'})/(?:${mm.method ?? '[^/]+'})` } }, grpcMethodOnly: false };
+  }
+  if (mm.service !== undefined && mm.method !== undefined) return { match: { ...base, path: { kind: 'exact', value: `/${mm.service}/${mm.method}` } }, grpcMethodOnly: false };
+  if (mm.service !== undefined) return { match: { ...base, path: { kind: 'prefix', value: `/${mm.service}/` } }, grpcMethodOnly: false };
+  return { match: { ...base, path: { kind: 'regex', value: `/[^/]+/${escapeRegex(mm.method!)}` } }, grpcMethodOnly: true };
+}
+
+function headerMatch(h: StringMatch): TableStringMatch {
+  return { name: h.name.toLowerCase(), kind: h.type === 'Exact' ? 'exact' : 'regex', value: h.value };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function tableFilter(view: HttpView, r: Route, f: RouteFilter): TableFilter {
+  switch (f.type) {
+    case 'RequestHeaderModifier': return { type: 'requestHeaders', modifier: modifier(f.requestHeaderModifier) };
+    case 'ResponseHeaderModifier': return { type: 'responseHeaders', modifier: modifier(f.responseHeaderModifier) };
+    case 'RequestRedirect': {
+      const x = f.requestRedirect;
+      return {
+        type: 'redirect', ...(x.scheme !== undefined ? { scheme: x.scheme } : {}), ...(x.hostname !== undefined ? { hostname: x.hostname } : {}),
+        ...(x.port !== undefined ? { port: x.port } : {}), ...(x.path ? { path: pathModifier(x.path) } : {}), status: x.statusCode,
+      };
+    }
+    case 'URLRewrite': {
+      const x = f.urlRewrite;
+      return { type: 'rewrite', ...(x.hostname !== undefined ? { hostname: x.hostname } : {}), ...(x.path ? { path: pathModifier(x.path) } : {}) };
+    }
+    case 'RequestMirror':
+      return { type: 'mirror', backend: resolveBackend(view, r, { ...f.requestMirror.backendRef, weight: 1, filters: [] }), percent: f.requestMirror.percent };
+  }
+}
+
+function modifier(m: HeaderModifier): TableHeaderModifier {
+  return {
+    set: m.set.map((h) => ({ name: h.name.toLowerCase(), value: h.value })),
+    add: m.add.map((h) => ({ name: h.name.toLowerCase(), value: h.value })),
+    remove: m.remove.map((n) => n.toLowerCase()),
+  };
+}
+
+function pathModifier(m: PathModifier): TablePathModifier {
+  return m.type === 'ReplaceFullPath' ? { kind: 'full', value: m.replaceFullPath } : { kind: 'prefix', value: m.replacePrefixMatch };
+}
+
+/**
+ * A backendRef → the Service port's ready endpoints, or `invalid` with the reason (the Gateway API's
+ * ResolvedRefs reasons): not a core Service, another namespace (needs a ReferenceGrant, which
+ * nodemesh does not support yet), no port, unknown Service or port.
+ */
+export function resolveBackend(view: Pick<HttpView, 'serviceByKey'>, r: Route, b: RouteBackendRef): TableBackend {
+  const ns = b.namespace ?? r.namespace;
+  const service = `${ns}/${b.name}`;
+  const filters = b.filters.flatMap((f): TableFilter[] => (f.type === 'RequestHeaderModifier' ? [{ type: 'requestHeaders', modifier: modifier(f.requestHeaderModifier) }] : []));
+  const base = { service, port: b.port ?? 0, weight: b.weight, ...(filters.length > 0 ? { filters } : {}) };
+  const invalid = (reason: string): TableBackend => ({ ...base, endpoints: [], invalid: reason });
+  if (!((b.group === '' || b.group === 'core') && b.kind === 'Service')) return invalid(`InvalidKind: backendRef ${b.group || 'core'}/${b.kind} ${b.name} is not a Service`);
+  if (ns !== r.namespace) return invalid(`RefNotPermitted: backendRef ${service} is in another namespace than the route (${r.namespace}); cross-namespace backends need a ReferenceGrant, not supported yet`);
+  if (b.port === undefined) return invalid(`BackendNotFound: backendRef ${service} has no port; a Service backendRef needs one`);
+  const s = view.serviceByKey.get(service);
+  if (!s) return invalid(`BackendNotFound: Service ${service} does not exist`);
+  const p = s.ports.find((x) => x.port === b.port && x.protocol === 'TCP');
+  if (!p) return invalid(`BackendNotFound: Service ${service} has no TCP port ${b.port}`);
+  return { ...base, endpoints: endpointsOf(p) };
+}
+
+function endpointsOf(p: ServicePortCfg): { ip: string; port: number }[] {
+  return p.endpoints.map((e) => ({ ip: e.ip, port: e.port }));
+}
