@@ -36,10 +36,11 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export type HttpView = Pick<NodeView, 'services' | 'routes' | 'faults' | 'rateLimits' | 'serviceByKey'>;
 
 export function compileHttp(view: HttpView): TableHttp {
+  const ix = indexView(view);
   const ports: TableHttpPort[] = [];
   for (const s of view.services) {
     if (s.vip === '') continue;
-    for (const p of s.ports) if (p.protocol === 'TCP') ports.push(compilePort(view, s, p));
+    for (const p of s.ports) if (p.protocol === 'TCP') ports.push(compilePort(ix, s, p));
   }
   return {
     detectTimeoutMs: DETECT_TIMEOUT_MS, defaultProtocol: 'detect', ports,
@@ -59,22 +60,62 @@ export function protocolOf(p: Pick<ServicePortCfg, 'appProtocol' | 'opaque'>): T
   }
 }
 
-function compilePort(view: HttpView, s: ServiceCfg, p: ServicePortCfg): TableHttpPort {
-  const service = `${s.namespace}/${s.name}`;
-  const serviceFault = policyFor(view.faults, s.namespace, 'Service', s.name);
-  const keyed: { key: EntryKey; entry: TableRouteEntry }[] = [];
+/** The view with routes by parent Service and policies by target, built once per compile. */
+interface Indexed {
+  readonly view: HttpView;
+  /** "namespace/name" of a parent Service → routes naming it, in view order */
+  readonly routes: ReadonlyMap<string, readonly Route[]>;
+  readonly faults: ReadonlyMap<string, FaultPolicy>;
+  readonly rateLimits: ReadonlyMap<string, RateLimitPolicy>;
+}
+
+function indexView(view: HttpView): Indexed {
+  const routes = new Map<string, Route[]>();
   for (const r of view.routes) {
+    for (const key of new Set(r.parentRefs.filter((ref) => ref.kind === 'Service').map((ref) => `${ref.namespace ?? r.namespace}/${ref.name}`))) {
+      const list = routes.get(key);
+      if (list) list.push(r);
+      else routes.set(key, [r]);
+    }
+  }
+  return { view, routes, faults: policyIndex(view.faults), rateLimits: policyIndex(view.rateLimits) };
+}
+
+const targetKey = (namespace: string, kind: string, name: string): string => `${namespace}/${kind}/${name}`;
+
+/**
+ * Policies by target (kind, name, in the policy's namespace; core group for a Service, the Gateway
+ * API group for routes); when several target the same object the first by name applies.
+ */
+export function policyIndex<P extends FaultPolicy | RateLimitPolicy>(policies: readonly P[]): Map<string, P> {
+  const out = new Map<string, P>();
+  for (const p of policies) {
+    const t = p.targetRef;
+    const groupOk = t.kind === 'Service' ? t.group === '' || t.group === 'core' : t.group === GATEWAY_GROUP;
+    if (!groupOk) continue;
+    const key = targetKey(p.namespace, t.kind, t.name);
+    const old = out.get(key);
+    if (!old || p.name < old.name) out.set(key, p);
+  }
+  return out;
+}
+
+function compilePort(ix: Indexed, s: ServiceCfg, p: ServicePortCfg): TableHttpPort {
+  const service = `${s.namespace}/${s.name}`;
+  const serviceFault = ix.faults.get(targetKey(s.namespace, 'Service', s.name));
+  const keyed: { key: EntryKey; entry: TableRouteEntry }[] = [];
+  for (const r of ix.routes.get(service) ?? []) {
     if (!attaches(r, s, p.port)) continue;
-    const fault = policyFor(view.faults, r.namespace, r.kind, r.name) ?? serviceFault;
-    const rateLimit = policyFor(view.rateLimits, r.namespace, r.kind, r.name);
-    keyed.push(...routeEntries(view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
+    const fault = ix.faults.get(targetKey(r.namespace, r.kind, r.name)) ?? serviceFault;
+    const rateLimit = ix.rateLimits.get(targetKey(r.namespace, r.kind, r.name));
+    keyed.push(...routeEntries(ix.view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
   }
   keyed.sort((a, b) => compareKeys(a.key, b.key));
   const routes = keyed.map((k) => k.entry);
   // Gateway API: once a route is attached, a request none of its rules match gets 404; the
   // Service's own endpoints serve only ports without routes.
   if (routes.length === 0) routes.push(defaultEntry(service, p, serviceFault && tableFault(serviceFault)));
-  const limit = policyFor(view.rateLimits, s.namespace, 'Service', s.name);
+  const limit = ix.rateLimits.get(targetKey(s.namespace, 'Service', s.name));
   return { service, vip: s.vip, port: p.port, protocol: protocolOf(p), routes, ...(limit ? { rateLimit: tableRateLimit(limit) } : {}) };
 }
 
@@ -87,18 +128,6 @@ export function attaches(r: Route, s: ServiceCfg, port: number): boolean {
   if (r.namespace !== s.namespace) return false;
   return r.parentRefs.some((ref) => (ref.group === '' || ref.group === 'core') && ref.kind === 'Service' && ref.name === s.name
     && (ref.namespace ?? r.namespace) === s.namespace && (ref.port === undefined || ref.port === port));
-}
-
-/** The policy of that kind targeting the object (same namespace); the first by name when several do. */
-export function policyFor<P extends FaultPolicy | RateLimitPolicy>(policies: readonly P[], namespace: string, kind: string, name: string): P | undefined {
-  let best: P | undefined;
-  for (const p of policies) {
-    const t = p.targetRef;
-    const group = kind === 'Service' ? t.group === '' || t.group === 'core' : t.group === GATEWAY_GROUP;
-    if (p.namespace !== namespace || t.kind !== kind || t.name !== name || !group) continue;
-    if (!best || p.name < best.name) best = p;
-  }
-  return best;
 }
 
 function tableFault(f: FaultPolicy): TableFault {

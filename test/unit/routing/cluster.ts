@@ -115,6 +115,8 @@ export const FAULTS: FaultPolicy[] = [
   { namespace: 'shop', name: 'z-web-abort', targetRef: target('Service', 'web'), abort: { httpStatus: 500, percent: 100 } },
   { namespace: 'shop', name: 'grpc-both', targetRef: target('GRPCRoute', 'grpc-echo'), delay: { fixedDelayMs: 5, percent: 100 }, abort: { httpStatus: 500, percent: 1 } },
   { namespace: 'other', name: 'elsewhere', targetRef: target('Service', 'web'), abort: { httpStatus: 418, percent: 100 } },
+  // a Service target must be in the core group: ignored (it would win by name otherwise)
+  { namespace: 'shop', name: 'a-wrong-group', targetRef: { group: 'gateway.networking.k8s.io', kind: 'Service', name: 'web' }, abort: { httpStatus: 400, percent: 100 } },
 ];
 export const RATE_LIMITS: RateLimitPolicy[] = [
   { namespace: 'shop', name: 'web-rl', targetRef: target('Service', 'web'), requestsPerSecond: 100, burst: 200 },
