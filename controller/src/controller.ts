@@ -15,6 +15,23 @@ import { TokenFileAuth, type NodeAuth } from './server/auth.js';
 import { ControllerMetrics } from './server/metrics.js';
 import { CaManager, CaMetrics, CertificateService, DirCaStore, MeshCA, SecretCaStore, certificateServiceDefinition, openCa, type CaStore, type RateLimitOptions, type SecretCaStoreOptions } from './ca/index.js';
 import type { DefaultInboundPolicy } from './views/index.js';
+import { CONTROLLER_NAME, routeKey, routeStatuses, type RouteStatus } from './routes/index.js';
+
+/** Logs each route whose status changed, once per change (a warning while a condition is False). */
+function logRouteStatus(log: Logger, statuses: readonly RouteStatus[], seen: Map<string, string>): void {
+  const keys = new Set<string>();
+  for (const r of statuses) {
+    const key = routeKey(r);
+    keys.add(key);
+    const json = JSON.stringify(r.parents.map((p) => p.conditions.map((c) => [c.status, c.reason, c.message])));
+    if (seen.get(key) === json) continue;
+    seen.set(key, json);
+    const bad = r.parents.flatMap((p) => p.conditions.filter((c) => c.status === 'False').map((c) => `${p.parentRef.name}${p.parentRef.port ? `:${p.parentRef.port}` : ''} ${c.type}=False ${c.reason}: ${c.message}`));
+    if (bad.length) log.warn({ route: key }, `route ${key}: ${bad.join('; ')}`);
+    else log.info({ route: key, parents: r.parents.length }, `route ${key}: accepted, references resolved`);
+  }
+  for (const k of [...seen.keys()]) if (!keys.has(k)) seen.delete(k);
+}
 
 export interface ControllerOptions {
   /** the cluster source; or give manifestsDir for the embedded default */
@@ -112,11 +129,15 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
     log.info({ version: delta.version, anchors: ca.anchors.length }, 'trust bundle changed; streamed to every agent');
   });
   let snapshot: SourceSnapshot | undefined;
+  let routeStatus: readonly RouteStatus[] = [];
+  const routeStatusSeen = new Map<string, string>();
 
   const onSnapshot = (s: SourceSnapshot): void => {
     snapshot = s;
     metrics.objectsRejected.set(s.problems.length);
     for (const p of s.problems) log.warn({ code: 'MESH_ERR_MANIFEST' }, `object rejected: ${formatProblem(p)}`);
+    routeStatus = routeStatuses(s.resources, s.problems);
+    logRouteStatus(log, routeStatus, routeStatusSeen);
     const t0 = performance.now();
     const delta = model.update(s.resources);
     if (!delta) return;
@@ -138,6 +159,11 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
       '/ca/remove-old-anchors': async () => ({ removed: await ca.removeAnchors(), ca: ca.info() }),
     },
     routes: {
+      // route status per Service parentRef (Accepted, ResolvedRefs); in Kubernetes it is also written to the objects
+      '/routes/status': (q) => {
+        const ns = q.get('namespace');
+        return { controllerName: CONTROLLER_NAME, routes: ns ? routeStatus.filter((r) => r.namespace === ns) : routeStatus };
+      },
       '/debug/snapshot': (q) => {
         const node = q.get('node');
         return node ? model.fullUpdate(node) : { nodes: model.nodes(), version: model.version, hint: 'add ?node=<name>' };

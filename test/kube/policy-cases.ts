@@ -28,6 +28,11 @@ export const INVALID_POLICIES: readonly InvalidPolicyCase[] = [
   { name: 'an HTTPRoute target in the core group', path: 'spec.targetRef', serverOnly: true, yaml: authz('bad-group', '{ targetRef: { kind: HTTPRoute, name: web } }') },
   { name: 'a rate of 0', path: 'spec.requestsPerSecond', yaml: `${head('RateLimitPolicy', 'zero-rate')}spec: { targetRef: { kind: Service, name: web }, requestsPerSecond: 0 }\n` },
   { name: 'a rate limit without a rate', path: 'spec.requestsPerSecond', yaml: `${head('RateLimitPolicy', 'no-rate')}spec: { targetRef: { kind: Service, name: web }, burst: 5 }\n` },
+  { name: 'a fault with neither delay nor abort', path: 'spec', yaml: `${head('FaultPolicy', 'no-fault')}spec: { targetRef: { kind: Service, name: web } }\n` },
+  { name: 'a fault delay that is not a GEP-2257 duration', path: 'spec.delay.fixedDelay', yaml: `${head('FaultPolicy', 'bad-delay')}spec: { targetRef: { kind: Service, name: web }, delay: { fixedDelay: 1.5s } }\n` },
+  { name: 'a fault delay percentage over 100', path: 'spec.delay.percentage', yaml: `${head('FaultPolicy', 'bad-percent')}spec: { targetRef: { kind: Service, name: web }, delay: { fixedDelay: 1s, percentage: 101 } }\n` },
+  { name: 'a fault abort status outside 200..599', path: 'spec.abort.httpStatus', yaml: `${head('FaultPolicy', 'bad-status')}spec: { targetRef: { kind: Service, name: web }, abort: { httpStatus: 700 } }\n` },
+  { name: 'a fault on a route in the core group', path: 'spec.targetRef', yaml: `${head('FaultPolicy', 'bad-group')}spec: { targetRef: { group: "", kind: HTTPRoute, name: web }, abort: { httpStatus: 503 } }\n` },
   { name: 'an mTLS mode outside the enum', path: 'spec.mode', yaml: `${head('MeshTLSPolicy', 'bad-mode')}spec: { mode: "ON" }\n` },
   { name: 'an mTLS port override without a mode', path: 'spec.portModes[0].mode', yaml: `${head('MeshTLSPolicy', 'bad-port-mode')}spec: { mode: STRICT, portModes: [{ port: 80 }] }\n` },
 ];

@@ -108,6 +108,8 @@ function resource(v: unknown, p: string): ConfigResource {
         return {
           name: s(sp.name, '', true), port: port(sp.port, `${p}.service.ports[${i}].port`), protocol: proto as 'TCP' | 'UDP', ...(target !== undefined ? { targetPort: target } : {}),
           endpoints: (Array.isArray(sp.endpoints) ? sp.endpoints : []).map((e, j) => endpoint(e, `${p}.service.ports[${i}].endpoints[${j}]`)),
+          ...(typeof sp.appProtocol === 'string' && sp.appProtocol !== '' ? { appProtocol: sp.appProtocol } : {}),
+          opaque: sp.opaque === true,
         };
       });
       const selector = strMap(v2.selector, `${p}.service.selector`);

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import type { ManifestProblem, Namespace, Pod, Service, ServiceAccount, EndpointSlice, Route, Policy } from './types.js';
 import { DNS_LABEL, Invalid, isObj, name, obj } from './fields.js';
 import { parseNamespace, parsePod, parseService, parseServiceAccount } from './core.js';
-import { parseEndpointSlice, parseRoute } from './network.js';
+import { parseEndpointSlice } from './network.js';
+import { parseRoute } from './routes.js';
+import { POLICY_CHECKS } from './policies.js';
 import { deepFreeze, loadCrdSchemas, validateSchema, type CrdSchema } from './schema.js';
 
 export type ParsedObject =
@@ -48,15 +50,14 @@ function customKinds(): Map<string, CrdSchema> {
 function convertCustom(crd: CrdSchema, o: Record<string, unknown>): ParsedObject {
   const meta = obj(o.metadata, 'metadata');
   validateSchema(o, crd.schema, '');
-  return {
-    kind: 'Policy',
-    value: deepFreeze({
-      kind: crd.kind,
-      namespace: name(meta.namespace ?? 'default', 'metadata.namespace', DNS_LABEL),
-      name: name(meta.name, 'metadata.name'),
-      spec: structuredClone(o.spec ?? {}),
-    }),
-  };
+  const value: Policy = deepFreeze({
+    kind: crd.kind,
+    namespace: name(meta.namespace ?? 'default', 'metadata.namespace', DNS_LABEL),
+    name: name(meta.name, 'metadata.name'),
+    spec: structuredClone(o.spec ?? {}),
+  });
+  POLICY_CHECKS[crd.kind]?.(value);
+  return { kind: 'Policy', value };
 }
 
 export function convertObject(raw: unknown, file: string, where: string): ConvertResult {

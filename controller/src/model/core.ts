@@ -3,7 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import type { ContainerPort, Namespace, Pod, Service, ServiceAccount, ServicePort } from './types.js';
-import { CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, type DefaultInboundPolicy } from './types.js';
+import { CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, OPAQUE_PORTS_ANNOTATION, type DefaultInboundPolicy } from './types.js';
 import { DNS_LABEL, Invalid, name, obj, optStr, port, protocol, str, strList, strMap, type Obj } from './fields.js';
 
 export function parseNamespace(o: Obj): Namespace {
@@ -17,7 +17,28 @@ export function parseNamespace(o: Obj): Namespace {
   if (policy !== undefined && !(DEFAULT_INBOUND_POLICIES as readonly string[]).includes(policy)) {
     throw new Invalid(`metadata.annotations.${DEFAULT_INBOUND_POLICY_ANNOTATION}`, `must be one of ${DEFAULT_INBOUND_POLICIES.join(', ')}, got "${policy}"`);
   }
-  return { name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled', ...(policy ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}) };
+  const opaque = opaquePorts(meta);
+  return {
+    name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled',
+    ...(policy ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
+    ...(opaque ? { opaquePorts: opaque } : {}),
+  };
+}
+
+/** The nodemesh.io/opaque-ports annotation: "3306,5432" or ranges "4000-4100", sorted, unique. */
+function opaquePorts(meta: Obj): readonly number[] | undefined {
+  const v = strMap(meta.annotations, 'metadata.annotations')[OPAQUE_PORTS_ANNOTATION];
+  if (v === undefined) return undefined;
+  const path = `metadata.annotations.${OPAQUE_PORTS_ANNOTATION}`;
+  const out = new Set<number>();
+  for (const part of v.split(',').map((x) => x.trim())) {
+    const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || lo < 1 || hi > 65535 || hi < lo) throw new Invalid(path, `"${v}" must be a comma-separated list of ports (1..65535) or ranges "lo-hi", e.g. "3306,5432"; "${part}" is not`);
+    for (let p = lo; p <= hi; p++) out.add(p);
+  }
+  return Object.freeze([...out].sort((a, b) => a - b));
 }
 
 export function parseServiceAccount(o: Obj): ServiceAccount {
@@ -89,14 +110,17 @@ export function parseService(o: Obj): Service {
     const pname = optStr(po.name, `spec.ports[${i}].name`);
     const svcPort = port(po.port, `spec.ports[${i}].port`);
     const tp = po.targetPort === undefined ? svcPort : typeof po.targetPort === 'string' ? po.targetPort : port(po.targetPort, `spec.ports[${i}].targetPort`);
-    return { ...(pname ? { name: pname } : {}), port: svcPort, targetPort: tp, protocol: protocol(po.protocol, `spec.ports[${i}].protocol`) };
+    const appProtocol = optStr(po.appProtocol, `spec.ports[${i}].appProtocol`);
+    return { ...(pname ? { name: pname } : {}), port: svcPort, targetPort: tp, protocol: protocol(po.protocol, `spec.ports[${i}].protocol`), ...(appProtocol ? { appProtocol } : {}) };
   });
+  const opaque = opaquePorts(meta);
   return {
     namespace: name(meta.namespace ?? 'default', 'metadata.namespace', DNS_LABEL),
     name: name(meta.name, 'metadata.name', DNS_LABEL),
     ...(clusterIP && clusterIP !== 'None' ? { clusterIP } : {}),
     selector: strMap(spec.selector, 'spec.selector'),
     ports: Object.freeze(ports),
+    ...(opaque ? { opaquePorts: opaque } : {}),
   };
 }
 

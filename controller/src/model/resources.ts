@@ -27,7 +27,13 @@ export function addObject(r: MutableResources, o: ParsedObject): void {
     case 'Pod': r.pods.set(objectKey(o.value.namespace, o.value.name), o.value); break;
     case 'Service': r.services.set(objectKey(o.value.namespace, o.value.name), o.value); break;
     case 'EndpointSlice': r.endpointSlices.set(objectKey(o.value.namespace, o.value.name), o.value); break;
-    case 'Route': r.routes.set(`${o.value.kind}/${objectKey(o.value.namespace, o.value.name)}`, o.value); break;
+    case 'Route': {
+      // `order` is the route's position in its source (the order both sources add objects in)
+      const key = `${o.value.kind}/${objectKey(o.value.namespace, o.value.name)}`;
+      const order = r.routes.get(key)?.order ?? r.routes.size;
+      r.routes.set(key, o.value.order === order ? o.value : Object.freeze({ ...o.value, order }));
+      break;
+    }
     case 'Policy': r.policies.set(`${o.value.kind}/${objectKey(o.value.namespace, o.value.name)}`, o.value); break;
   }
 }

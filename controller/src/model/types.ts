@@ -2,11 +2,15 @@
 // Produced by parse.ts from Kubernetes-style manifests; consumed by state/ and the simulator.
 // Wire shapes (YAML objects) never travel past this folder.
 
+import type { Route } from './route-types.js';
+
 export const MESH_LABEL = 'nodemesh.io/mesh';
 export const CAPTURE_ANNOTATION = 'nodemesh.io/capture';
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 /** namespace annotation: the default inbound policy of the namespace's workloads (overrides the mesh's) */
 export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'nodemesh.io/default-inbound-policy';
+/** Service or namespace annotation: ports ("3306,5432", ranges "4000-4100") proxied as opaque TCP, no protocol detection */
+export const OPAQUE_PORTS_ANNOTATION = 'nodemesh.io/opaque-ports';
 
 /** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
 export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
@@ -21,6 +25,8 @@ export interface Namespace {
   readonly meshEnabled: boolean;
   /** annotation nodemesh.io/default-inbound-policy; absent: the mesh's default */
   readonly defaultInboundPolicy?: DefaultInboundPolicy;
+  /** annotation nodemesh.io/opaque-ports: the default of its Services that do not carry their own */
+  readonly opaquePorts?: readonly number[];
 }
 
 export interface ServiceAccount {
@@ -47,7 +53,14 @@ export interface Pod {
   readonly ports: readonly ContainerPort[];
 }
 
-export interface ServicePort { readonly name?: string; readonly port: number; readonly targetPort: number | string; readonly protocol: 'TCP' | 'UDP' }
+export interface ServicePort {
+  readonly name?: string;
+  readonly port: number;
+  readonly targetPort: number | string;
+  readonly protocol: 'TCP' | 'UDP';
+  /** spec.ports[].appProtocol as written: http, kubernetes.io/h2c, kubernetes.io/ws, grpc, tcp, or any other */
+  readonly appProtocol?: string;
+}
 
 export interface Service {
   readonly namespace: string;
@@ -55,6 +68,8 @@ export interface Service {
   readonly clusterIP?: string;
   readonly selector: Labels;
   readonly ports: readonly ServicePort[];
+  /** annotation nodemesh.io/opaque-ports; absent: its namespace's */
+  readonly opaquePorts?: readonly number[];
 }
 
 /** A manifest object that was rejected, with where and why. */
@@ -99,17 +114,8 @@ export interface EndpointSlice {
   readonly endpoints: readonly { readonly addresses: readonly string[]; readonly ready: boolean; readonly nodeName?: string; readonly podName?: string }[];
 }
 
-export interface RouteParentRef { readonly group: string; readonly kind: string; readonly name: string; readonly namespace?: string; readonly port?: number }
-export interface RouteBackendRef { readonly name: string; readonly namespace?: string; readonly port?: number; readonly weight: number }
-
-/** gateway.networking.k8s.io/v1 HTTPRoute or GRPCRoute with a Service parent (mesh routing). */
-export interface Route {
-  readonly kind: 'HTTPRoute' | 'GRPCRoute';
-  readonly namespace: string;
-  readonly name: string;
-  readonly parentRefs: readonly RouteParentRef[];
-  readonly rules: readonly { readonly matches: unknown; readonly filters: unknown; readonly backendRefs: readonly RouteBackendRef[]; readonly timeouts?: unknown }[];
-}
+/** gateway.networking.k8s.io/v1 HTTPRoute or GRPCRoute with a Service parent (mesh routing): route-types.ts. */
+export type { Route, RouteParentRef, RouteBackendRef } from './route-types.js';
 
 /** A policy.nodemesh.io object, validated against its CRD's OpenAPI schema (deploy/crds). */
 export interface Policy {

@@ -1,7 +1,8 @@
 // Derives the config resources from cluster resources: enrollment (and why not) per pod, peers,
 // services with their ready endpoints (from EndpointSlices when the cluster has them, else from the
 // selector, as the endpoint-slice controller would; the selector and numeric target ports go along
-// for AuthorizationPolicy Service targets), routes and policies carried through. Pure.
+// for AuthorizationPolicy Service targets; appProtocol and opaque ports for the HTTP proxy), routes
+// and policies carried through. Pure.
 
 import type { ClusterResources, Pod, Service } from '../model/index.js';
 import { objectKey, spiffeId } from '../model/index.js';
@@ -79,6 +80,7 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
     slicesBySvc.set(sk, [...(slicesBySvc.get(sk) ?? []), k]);
   }
   for (const svc of res.services.values()) {
+    const opaque = svc.opaquePorts ?? res.namespaces.get(svc.namespace)?.opaquePorts ?? [];
     const value: ServiceCfg = {
       namespace: svc.namespace,
       name: svc.name,
@@ -86,6 +88,8 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
       ports: svc.ports.map((p, i) => ({
         name: p.name ?? '', port: p.port, protocol: p.protocol, ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
         endpoints: endpointsFor(res, svc, i, podsByNs, slicesBySvc),
+        ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+        opaque: opaque.includes(p.port),
       })),
       ...(Object.keys(svc.selector).length > 0 ? { selector: svc.selector } : {}),
     };

@@ -44,6 +44,10 @@ export interface ServicePortCfg {
   readonly targetPort?: number;
   /** ready endpoints, target port resolved */
   readonly endpoints: readonly EndpointCfg[];
+  /** spec.ports[].appProtocol as written (http, kubernetes.io/h2c, kubernetes.io/ws, grpc, tcp, others kept) */
+  readonly appProtocol?: string;
+  /** the port is in nodemesh.io/opaque-ports (the Service's, else its namespace's): TCP, no detection */
+  readonly opaque: boolean;
 }
 
 export interface ServiceCfg {

@@ -29,7 +29,8 @@ const BAD: Array<[string, string, string]> = [
   ['slice without service label', 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: s }\nendpoints: []', 'metadata.labels.kubernetes.io/service-name'],
   ['slice with a bad address', 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: s, labels: { kubernetes.io/service-name: w } }\nendpoints: [{ addresses: [nope] }]', 'endpoints[0].addresses[0]'],
   ['route without parents', 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r }\nspec: { parentRefs: [] }', 'spec.parentRefs'],
-  ['route with a non-Service backend', 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r }\nspec: { parentRefs: [{ kind: Service, name: web }], rules: [{ backendRefs: [{ kind: Bucket, name: b }] }] }', 'spec.rules[0].backendRefs[0].kind'],
+  // a non-Service backend kind is valid (its route gets ResolvedRefs False/InvalidKind); a Service one needs a port
+  ['route with a Service backend without a port', 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r }\nspec: { parentRefs: [{ kind: Service, name: web }], rules: [{ backendRefs: [{ name: b }] }] }', 'spec.rules[0].backendRefs[0].port'],
   ['grpc route with a bad weight', 'apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: { name: r }\nspec: { parentRefs: [{ kind: Service, name: web }], rules: [{ backendRefs: [{ name: b, weight: -1 }] }] }', 'spec.rules[0].backendRefs[0].weight'],
 ];
 for (const [name, yaml, p] of BAD) {

@@ -28,14 +28,14 @@ test('deploy/crds holds one structural v1alpha1 CRD per policy kind', () => {
       kinds.push(crd.spec.names.kind);
     }
   }
-  assert.deepEqual(kinds.sort(), ['AuthorizationPolicy', 'MeshTLSPolicy', 'RateLimitPolicy']);
+  assert.deepEqual(kinds.sort(), ['AuthorizationPolicy', 'FaultPolicy', 'MeshTLSPolicy', 'RateLimitPolicy']);
 });
 
 test('the example objects the API server accepts pass the controller too', () => {
   const file = path.join(REPO_ROOT, 'test', 'kube', 'fixtures', 'valid-objects.yaml');
   const r = parseManifests(file, readFileSync(file, 'utf8'));
   assert.deepEqual(r.problems, []);
-  assert.deepEqual(r.objects.map((o) => o.kind), ['Policy', 'Policy', 'Policy', 'Policy', 'Route', 'Route']);
+  assert.deepEqual(r.objects.map((o) => o.kind), ['Policy', 'Policy', 'Policy', 'Policy', 'Policy', 'Route', 'Route']);
 });
 
 for (const c of INVALID_POLICIES.filter((x) => !x.serverOnly)) {

@@ -96,6 +96,30 @@ export class KubeClient {
   }
 
   /**
+   * One request with a JSON body (a PATCH of a status subresource, a GET of one object): resolves
+   * with the status and body whatever the status; rejects with MESH_ERR_KUBE_API on transport errors.
+   */
+  async call(method: string, urlPath: string, body: unknown, contentType = 'application/json', timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+    const url = new URL(this.server.replace(/\/+$/, '') + urlPath);
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const opts: https.RequestOptions = { headers: { Accept: 'application/json', 'User-Agent': 'nodemesh-controller', ...(data ? { 'Content-Type': contentType, 'Content-Length': String(data.length) } : {}) } };
+    try {
+      await this.config.applyToHTTPSOptions(opts);
+    } catch (e) {
+      throw new KubeApiError('MESH_ERR_KUBE_CONFIG', 0, `cannot apply the Kubernetes credentials: ${(e as Error).message}`, { cause: e });
+    }
+    const mod = url.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { ...opts, method }, (res) => {
+        readBody(res, 16 * 1024 * 1024).then((b) => resolve({ status: res.statusCode ?? 0, body: b }), (e: Error) => reject(new KubeApiError('MESH_ERR_KUBE_API', 0, `${method} ${url.pathname}: ${e.message}`, { cause: e })));
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (e) => reject(new KubeApiError('MESH_ERR_KUBE_API', 0, `${method} ${url.pathname}: ${e.message}`, { cause: e })));
+      req.end(data);
+    });
+  }
+
+  /**
    * Opens GET <collection of t>?query and resolves with the response, whatever its status. The
    * socket idle timeout is idleMs; `signal` aborts the request and destroys its socket. No agent
    * keeps connections alive, so nothing holds the process once the response is finished.

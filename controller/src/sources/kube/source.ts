@@ -9,6 +9,8 @@ import type { ClusterSource, SourceSnapshot } from '../source.js';
 import { KubeClient, type KubeConnectOptions } from './client.js';
 import { Reflector, type ReflectorSink, type ReflectorState } from './reflector.js';
 import { KubeStore } from './store.js';
+import { RouteStatusWriter, type StatusWriterOptions, type StatusWriterStats } from './status-writer.js';
+import { routeStatuses, type RouteHead } from '../../routes/index.js';
 import { resourceName, servedTypes, type KubeType } from './types.js';
 
 export interface KubeSourceOptions extends KubeConnectOptions {
@@ -34,6 +36,8 @@ export interface KubeSourceOptions extends KubeConnectOptions {
   readonly requestTimeoutMs?: number;
   /** start() gives up when some type has not listed by then (default 60 s; 0 waits forever) */
   readonly startTimeoutMs?: number;
+  /** write route status (Accepted, ResolvedRefs) back to HTTPRoute/GRPCRoute objects (default on); false: never write */
+  readonly routeStatus?: false | StatusWriterOptions;
 }
 
 export interface KubeTypeStats {
@@ -65,6 +69,8 @@ export interface KubeSourceStats {
   readonly errors: number;
   readonly snapshots: number;
   readonly types: readonly KubeTypeStats[];
+  /** the route status write-back (absent when disabled) */
+  readonly routeStatus?: StatusWriterStats;
 }
 
 type Counter = 'events' | 'bookmarks' | 'lists' | 'relists' | 'watches' | 'watchRestarts';
@@ -78,6 +84,9 @@ export class KubeSource extends EventEmitter implements ClusterSource {
   #reflectors: Reflector[] = [];
   #snapshot: SourceSnapshot | undefined;
   #snapshotVersion = -1;
+  #statusWriter: RouteStatusWriter | undefined;
+  /** store versions (content, routes) the route status was last computed for */
+  #statusAt = '';
   #timer: NodeJS.Timeout | undefined;
   #startTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -108,6 +117,9 @@ export class KubeSource extends EventEmitter implements ClusterSource {
     this.#started = true;
     const client = new KubeClient(this.#o);
     const timeout = this.#o.watchTimeoutSeconds;
+    if (this.#o.routeStatus !== false) {
+      this.#statusWriter = new RouteStatusWriter(client, this.types, () => this.#store.routes(), (e) => this.#report(undefined, e), this.#o.routeStatus ?? {});
+    }
     const sink: ReflectorSink = {
       replace: (t, items) => { this.#store.replace(t, items); this.#changed(); },
       apply: (t, type, object) => {
@@ -146,12 +158,15 @@ export class KubeSource extends EventEmitter implements ClusterSource {
       clearTimeout(this.#startTimer);
       this.#abortStart = undefined;
     }
-    return this.#publish(false)!;
+    const first = this.#publish(false)!;
+    this.#writeRouteStatus();
+    return first;
   }
 
   /** Stops every watch and timer; nothing of this source keeps the process alive afterwards. */
   close(): void {
     this.#closed = true;
+    this.#statusWriter?.close();
     this.#abortStart?.(new MeshError('MESH_ERR_KUBE_API', 'the Kubernetes source was closed before its initial list finished'));
     for (const r of this.#reflectors) r.close();
     if (this.#timer) clearTimeout(this.#timer);
@@ -172,10 +187,11 @@ export class KubeSource extends EventEmitter implements ClusterSource {
         objects: this.#store.objectCount(r.type),
         ...(r.lastError ? { lastError: { code: r.lastError.code, message: r.lastError.message } } : {}),
       })),
+      ...(this.#statusWriter ? { routeStatus: this.#statusWriter.stats } : {}),
     };
   }
 
-  #report(_t: KubeType, e: MeshError): void {
+  #report(_t: KubeType | undefined, e: MeshError): void {
     this.#counters.errors++;
     // 'error' without a listener would throw: the error is still counted and shown by stats()
     if (!this.#closed && this.listenerCount('error') > 0) this.emit('error', e);
@@ -185,8 +201,20 @@ export class KubeSource extends EventEmitter implements ClusterSource {
     if (!this.#snapshot || this.#closed || this.#timer) return; // before the first snapshot, start() publishes
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (!this.#closed) this.#publish(true);
+      if (this.#closed) return;
+      this.#publish(true);
+      this.#writeRouteStatus();
     }, this.#o.coalesceMs ?? 20);
+  }
+
+  /** Recomputes every route's status when the cluster or a route object changed; the writer PATCHes what differs. */
+  #writeRouteStatus(): void {
+    const at = `${this.#store.version}/${this.#store.routeVersion}`;
+    if (!this.#statusWriter || !this.#snapshot || at === this.#statusAt) return;
+    this.#statusAt = at;
+    const objects = this.#store.routes();
+    const heads = new Map<string, RouteHead>([...objects].map(([k, o]) => [k, o.head]));
+    this.#statusWriter.reconcile(routeStatuses(this.#snapshot.resources, this.#snapshot.problems, heads));
   }
 
   /** Builds a snapshot if the store changed since the last one; emits 'update' when asked. */

@@ -4,11 +4,23 @@
 
 import type { ManifestProblem } from '../../model/types.js';
 import { addObject, convertObject, emptyResources, type ClusterResources, type ParsedObject } from '../../model/index.js';
+import { readRouteHead } from '../../model/routes.js';
+import type { RouteHead } from '../../routes/index.js';
 import { apiVersionOf, type KubeType } from './types.js';
+
+/** What the status write-back needs of a route object, valid or not. */
+export interface RouteObject {
+  readonly head: RouteHead;
+  /** status.parents as last read (every controller's entries) */
+  readonly parents: readonly unknown[];
+  readonly rv: string | undefined;
+}
 
 interface Entry {
   /** resourceVersion of the latest version seen, valid or not */
   readonly rv: string | undefined;
+  /** HTTPRoute / GRPCRoute only */
+  readonly route?: RouteObject;
   /** the last valid version, still in force when the latest one was rejected */
   readonly object?: ParsedObject;
   readonly json?: string;
@@ -28,11 +40,18 @@ function idOf(t: KubeType, raw: unknown): string | undefined {
   return `${typeof m.namespace === 'string' ? m.namespace : ''}/${m.name}`;
 }
 
+function routeObject(kind: 'HTTPRoute' | 'GRPCRoute', raw: Record<string, unknown>, rv: string | undefined): RouteObject {
+  const status = isRec(raw.status) ? raw.status : {};
+  return { head: readRouteHead(kind, raw), parents: Array.isArray(status.parents) ? status.parents : [], rv };
+}
+
 export class KubeStore {
   readonly #types = new Map<string, Map<string, Entry>>();
   readonly #order: string[] = [];
   /** increases whenever the snapshot content changes */
   version = 0;
+  /** increases whenever a route object changes in any way (its status included) */
+  routeVersion = 0;
   rejected = 0;
   ignored = 0;
 
@@ -70,13 +89,15 @@ export class KubeStore {
     // list items of built-in kinds carry no apiVersion/kind: the type says what they are
     const full = { ...raw, apiVersion: apiVersionOf(t), kind: t.kind };
     const r = convertObject(full, `kube:${t.kind}`, id);
+    const route = t.kind === 'HTTPRoute' || t.kind === 'GRPCRoute' ? routeObject(t.kind, full, rv) : undefined;
+    if (route && JSON.stringify(route) !== JSON.stringify(old?.route)) this.routeVersion++;
     if ('object' in r) {
       const json = JSON.stringify(r.object.value);
-      entries.set(id, { rv, object: r.object, json });
+      entries.set(id, { rv, object: r.object, json, ...(route ? { route } : {}) });
       if (!old || old.json !== json || old.problem) this.version++;
     } else if ('problem' in r) {
       this.rejected++;
-      entries.set(id, { rv, ...(old?.object ? { object: old.object, json: old.json } : {}), problem: r.problem });
+      entries.set(id, { rv, ...(old?.object ? { object: old.object, json: old.json } : {}), problem: r.problem, ...(route ? { route } : {}) });
       if (JSON.stringify(old?.problem) !== JSON.stringify(r.problem)) this.version++;
     } else {
       this.ignored++;
@@ -102,6 +123,15 @@ export class KubeStore {
       if (!keep.has(id)) { entries.delete(id); this.version++; }
     }
     for (const raw of items) this.upsert(t, raw);
+  }
+
+  /** Every route object (valid or not) by kind/namespace/name, for the status write-back. */
+  routes(): Map<string, RouteObject> {
+    const out = new Map<string, RouteObject>();
+    for (const entries of this.#types.values()) {
+      for (const e of entries.values()) if (e.route) out.set(`${e.route.head.kind}/${e.route.head.namespace}/${e.route.head.name}`, e.route);
+    }
+    return out;
   }
 
   /** Immutable resources and current problems, in a stable order (type, then id). */

@@ -1,0 +1,152 @@
+// Route status for mesh (GAMMA) parents (controller/src/routes/status.ts): Accepted and ResolvedRefs
+// per Service parentRef, one row per reason, the rejected route as UnsupportedValue with its field
+// path, and the write-back merge that keeps other controllers' entries (status-writer.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseManifests, resourcesFrom } from '../../../controller/src/model/index.js';
+import { CONTROLLER_NAME, routeStatuses, type RouteStatus } from '../../../controller/src/routes/index.js';
+import { mergeParents } from '../../../controller/src/sources/kube/status-writer.js';
+
+const CLUSTER = `
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec: { clusterIP: 10.96.0.10, selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web-v2, namespace: shop }
+spec: { clusterIP: 10.96.0.11, selector: { app: web-v2 }, ports: [{ port: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: other, namespace: pay }
+spec: { clusterIP: 10.96.0.12, ports: [{ port: 80 }] }
+`;
+
+const httpRoute = (name: string, spec: string, extra = ''): string => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: shop, generation: 3${extra} }
+spec: ${spec}
+`;
+
+function statusOf(routes: string, name = 'r'): RouteStatus {
+  const r = parseManifests('s.yaml', CLUSTER + routes);
+  const all = routeStatuses(resourcesFrom(r.objects), r.problems);
+  const s = all.find((x) => x.name === name);
+  assert.ok(s, `no status for ${name}`);
+  return s;
+}
+
+const conds = (s: RouteStatus): string[][] => s.parents.map((p) => p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`)).flat().map((x) => [x]);
+
+/** [what, spec, Accepted, ResolvedRefs (undefined: absent), a fragment of the message that is False] */
+const ROWS: Array<[string, string, string, string | undefined, string?]> = [
+  ['a route with every reference resolved', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 8080, weight: 90 }, { name: web, port: 80, weight: 10 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
+  ['a parent without a port', '{ parentRefs: [{ group: "", kind: Service, name: web }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
+  ['a missing parent Service', '{ parentRefs: [{ group: "", kind: Service, name: nope, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'shop/nope does not exist'],
+  ['a parent port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 81 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'has no port 81'],
+  ['a parent Service of another namespace (a consumer route)', '{ parentRefs: [{ group: "", kind: Service, name: other, namespace: pay, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
+  ['a missing backend Service', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v3, port: 8080 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'shop/web-v3 does not exist'],
+  ['a backend port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 9090 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'has no port 9090'],
+  ['a backend of another kind', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ group: example.com, kind: Bucket, name: b }] }] }', 'True/Accepted', 'False/InvalidKind', 'example.com/Bucket'],
+  ['a cross-namespace backend (no ReferenceGrant is honoured)', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: other, namespace: pay, port: 80 }] }] }', 'True/Accepted', 'False/RefNotPermitted', 'pay/other'],
+  ['a missing mirror backend', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: shadow, port: 80 } } }], backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'spec.rules[0].filters[0].requestMirror.backendRef'],
+  ['a rule without backends', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{}] }', 'True/Accepted', 'True/ResolvedRefs'],
+];
+
+for (const [what, spec, accepted, resolved, fragment] of ROWS) {
+  test(`status of ${what}: Accepted ${accepted}${resolved ? `, ResolvedRefs ${resolved}` : ''}`, () => {
+    const s = statusOf(httpRoute('r', spec));
+    assert.equal(s.parents.length, 1);
+    const p = s.parents[0]!;
+    assert.equal(p.controllerName, CONTROLLER_NAME);
+    const byType = new Map(p.conditions.map((c) => [c.type, c]));
+    const a = byType.get('Accepted')!;
+    assert.equal(`${a.status}/${a.reason}`, accepted);
+    const r = byType.get('ResolvedRefs');
+    assert.equal(r ? `${r.status}/${r.reason}` : undefined, resolved);
+    for (const c of p.conditions) assert.equal(c.observedGeneration, 3);
+    if (fragment) {
+      const falsy = p.conditions.find((c) => c.status === 'False')!;
+      assert.ok(falsy.message.includes(fragment), falsy.message);
+    }
+  });
+}
+
+test('a Gateway parent is not ours: no entry; one entry per Service parentRef, in order', () => {
+  const s = statusOf(httpRoute('r', '{ parentRefs: [{ name: gw }, { group: "", kind: Service, name: web, port: 80 }, { kind: Service, name: web-v2 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }'));
+  assert.deepEqual(s.parents.map((p) => [p.parentRef.kind, p.parentRef.name, p.parentRef.port]), [['Service', 'web', 80], ['Service', 'web-v2', undefined]]);
+  assert.deepEqual(conds(s), [['Accepted=True/Accepted'], ['ResolvedRefs=True/ResolvedRefs'], ['Accepted=True/Accepted'], ['ResolvedRefs=True/ResolvedRefs']]);
+});
+
+test('several unresolved references: the first decides the reason, the message counts the rest', () => {
+  const s = statusOf(httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web }], rules: [{ backendRefs: [{ name: a, port: 1 }, { kind: Bucket, group: x.io, name: b }] }, { backendRefs: [{ name: c, port: 1 }] }] }'));
+  const c = s.parents[0]!.conditions.find((x) => x.type === 'ResolvedRefs')!;
+  assert.equal(c.reason, 'BackendNotFound');
+  assert.match(c.message, /^spec\.rules\[0\]\.backendRefs\[0\]: Service shop\/a does not exist \(and 2 more: spec\.rules\[0\]\.backendRefs\[1\].*; spec\.rules\[1\]\.backendRefs\[0\]/);
+});
+
+test('a rejected edit of a valid route: UnsupportedValue with the path, the parents of the last valid version', () => {
+  const good = httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }');
+  const first = parseManifests('a.yaml', CLUSTER + good);
+  const bad = parseManifests('a.yaml', httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ timeouts: { request: 10 } }] }'));
+  // the source keeps the last valid version in force and reports the problem (sources/manifests.ts)
+  const all = routeStatuses(resourcesFrom(first.objects), bad.problems);
+  assert.equal(all.length, 1);
+  const s = all[0]!;
+  assert.deepEqual(s.rejected, { path: 'spec.rules[0].timeouts.request', message: bad.problems[0]!.message });
+  assert.deepEqual(s.parents.map((p) => p.parentRef.name), ['web']);
+  const c = s.parents[0]!.conditions;
+  assert.deepEqual(c.map((x) => `${x.type}=${x.status}/${x.reason}`), ['Accepted=False/UnsupportedValue']);
+  assert.match(c[0]!.message, /^spec\.rules\[0\]\.timeouts\.request: .*last valid version/);
+});
+
+test('a rejected route never valid: reported without parents unless the source knows them (heads)', () => {
+  const bad = parseManifests('a.yaml', CLUSTER + httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web }], rules: [{ matches: [{ method: get }] }] }'));
+  const res = resourcesFrom(bad.objects);
+  const [plain] = routeStatuses(res, bad.problems);
+  assert.equal(plain!.parents.length, 0);
+  assert.equal(plain!.rejected?.path, 'spec.rules[0].matches[0].method');
+  const heads = new Map([['HTTPRoute/shop/r', { kind: 'HTTPRoute' as const, namespace: 'shop', name: 'r', generation: 7, parentRefs: [{ group: '', kind: 'Service', name: 'web' }] }]]);
+  const [known] = routeStatuses(res, bad.problems, heads);
+  assert.equal(known!.generation, 7);
+  assert.deepEqual(known!.parents.map((p) => [p.parentRef.name, p.conditions[0]!.reason, p.conditions[0]!.observedGeneration]), [['web', 'UnsupportedValue', 7]]);
+});
+
+test('statuses are sorted by kind/namespace/name and cover GRPCRoutes', () => {
+  const r = parseManifests('s.yaml', `${CLUSTER}${httpRoute('b', '{ parentRefs: [{ group: "", kind: Service, name: web }] }')}${httpRoute('a', '{ parentRefs: [{ group: "", kind: Service, name: web }] }')}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: { name: g, namespace: shop }
+spec: { parentRefs: [{ group: "", kind: Service, name: web-v2, port: 8080 }], rules: [{ backendRefs: [{ name: web-v2, port: 8080 }] }] }
+`);
+  assert.deepEqual(r.problems, []);
+  const all = routeStatuses(resourcesFrom(r.objects), r.problems);
+  assert.deepEqual(all.map((s) => `${s.kind}/${s.name}/${s.generation}`), ['GRPCRoute/g/1', 'HTTPRoute/a/3', 'HTTPRoute/b/3']);
+  assert.equal(all[0]!.parents[0]!.conditions[1]!.status, 'True');
+});
+
+test('mergeParents keeps other controllers\' entries and the transition time of an unchanged condition', () => {
+  const ours = { group: '', kind: 'Service', name: 'web', port: 80 };
+  const observed = [
+    { parentRef: { name: 'gw' }, controllerName: 'example.com/gateway', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', observedGeneration: 1, lastTransitionTime: '2020-01-01T00:00:00Z' }] },
+    { parentRef: ours, controllerName: CONTROLLER_NAME, conditions: [
+      { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'x', observedGeneration: 1, lastTransitionTime: '2021-01-01T00:00:00Z' },
+      { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'x', observedGeneration: 1, lastTransitionTime: '2021-01-01T00:00:00Z' },
+    ] },
+    { parentRef: { group: '', kind: 'Service', name: 'gone' }, controllerName: CONTROLLER_NAME, conditions: [] },
+  ];
+  const desired = [{ parentRef: ours, controllerName: CONTROLLER_NAME, conditions: [
+    { type: 'Accepted' as const, status: 'True' as const, reason: 'Accepted', message: 'y', observedGeneration: 2 },
+    { type: 'ResolvedRefs' as const, status: 'False' as const, reason: 'BackendNotFound', message: 'z', observedGeneration: 2 },
+  ] }];
+  const merged = mergeParents(observed, desired, '2026-12-07T00:00:00Z') as { controllerName: string; parentRef: { name: string }; conditions: { type: string; status: string; lastTransitionTime: string; observedGeneration: number }[] }[];
+  assert.deepEqual(merged.map((p) => [p.controllerName, p.parentRef.name]), [['example.com/gateway', 'gw'], [CONTROLLER_NAME, 'web']]);
+  assert.deepEqual(merged[0], observed[0], 'another controller\'s entry is untouched');
+  assert.deepEqual(merged[1]!.conditions.map((c) => [c.type, c.status, c.lastTransitionTime, c.observedGeneration]), [
+    ['Accepted', 'True', '2021-01-01T00:00:00Z', 2],
+    ['ResolvedRefs', 'False', '2026-12-07T00:00:00Z', 2],
+  ]);
+});
