@@ -1,13 +1,14 @@
 // compileHttp over the cluster of cluster.ts: precedence across routes (hostname, path kind and
 // length, method, headers, queries, creationTimestamp, source order, name, rule and match order),
 // parentRef ports, GRPCRoute compilation, appProtocol/opaque, backends, filters, faults and rate
-// limits, defaults; and the node view and decision table carrying it.
+// limits, defaults; the node view and decision table carrying it; the seeds' routes from YAML.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileHttp, grpcMatch, protocolOf, DETECT_TIMEOUT_MS, type TableHttp, type TableHttpPort } from '../../../agent/src/routing/index.js';
+import { compileHttp, grpcMatch, protocolOf, route, DETECT_TIMEOUT_MS, type TableHttp, type TableHttpPort } from '../../../agent/src/routing/index.js';
 import { compileTable } from '../../../agent/src/decide/index.js';
 import { IndexAllocator, buildNodeView } from '../../../agent/src/state/index.js';
-import type { NodeConfig } from '../../../controller/src/views/index.js';
+import { nodeConfigFrom, type NodeConfig } from '../../../controller/src/views/index.js';
+import { parseManifests, resourcesFrom } from '../../../controller/src/model/index.js';
 import { FAULTS, ROUTES, SERVICES, backend, cases, clusterView, httpRoute, prefix, rule } from './cluster.js';
 
 const table = compileHttp(clusterView());
@@ -195,4 +196,70 @@ test('buildNodeView carries routes and typed L7 policies; compileTable carries c
   const http = compileHttp(view);
   assert.deepEqual(port(http, '10.96.1.10', 80).rateLimit, { policy: 'shop/web-rl', requestsPerSecond: 100, burst: 200 });
   assert.deepEqual(compileTable(view, 3).http, http);
+});
+
+const SEEDS_YAML = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { nodemesh.io/mesh: enabled } }
+${['web', 'web-v2', 'web-feature'].map((name, i) => `---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: shop${name === 'web' ? ', annotations: { nodemesh.io/opaque-ports: "5432" }' : ''} }
+spec: { clusterIP: 10.96.0.${10 + i}, ports: [{ name: http, port: 80, targetPort: 8080${name === 'web' ? ', appProtocol: http }, { name: db, port: 5432 }' : ' }'}] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${name}-1, namespace: shop, labels: { kubernetes.io/service-name: ${name} } }
+addressType: IPv4
+ports: [{ name: http, port: 8080 }, { name: db, port: 5432 }]
+endpoints: [{ addresses: [10.200.1.${10 + i}], conditions: { ready: true }, nodeName: node-a }]
+`).join('')}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: seeds, namespace: shop }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: web, port: 80 }]
+  rules:
+  - matches: [{ headers: [{ name: User-Agent, type: RegularExpression, value: ".*iPhone.*" }, { name: x-region, value: es-south }] }]
+    backendRefs: [{ name: web, port: 80, weight: 50 }, { name: web-feature, port: 80, weight: 50 }]
+  - matches: [{ headers: [{ name: User-Agent, type: RegularExpression, value: ".*iPhone.*" }] }]
+    backendRefs: [{ name: web-v2, port: 80 }]
+  - backendRefs: [{ name: web, port: 80, weight: 90 }, { name: web-v2, port: 80, weight: 10 }]
+    timeouts: { request: 2s }
+---
+apiVersion: policy.nodemesh.io/v1alpha1
+kind: FaultPolicy
+metadata: { name: slow, namespace: shop }
+spec: { targetRef: { group: gateway.networking.k8s.io, kind: HTTPRoute, name: seeds }, delay: { fixedDelay: 50ms, percentage: 20 } }
+`;
+
+test("from manifests: the seeds' canary, iPhone and Southern-Spain routes, with counts", () => {
+  const parsed = parseManifests('seeds.yaml', SEEDS_YAML);
+  assert.deepEqual(parsed.problems, []);
+  const view = buildNodeView(nodeConfigFrom(resourcesFrom(parsed.objects), 'node-a', 'cluster.local'), 'node-a', [], new IndexAllocator());
+  const t = compileHttp(view);
+  assert.deepEqual(t.ports.map((p) => `${p.service}:${p.port} ${p.protocol} ${p.routes.length}`), [
+    'shop/web:80 http1 3', 'shop/web:5432 tcp 1', 'shop/web-feature:80 detect 1', 'shop/web-v2:80 detect 1',
+  ]);
+  const w = port(t, '10.96.0.10', 80);
+  assert.deepEqual(w.routes.map((e) => [e.rule, e.match.headers.length, e.fault?.policy, e.requestTimeoutMs]), [[0, 2, 'shop/slow', 0], [1, 1, 'shop/slow', 0], [2, 0, 'shop/slow', 2000]]);
+  assert.deepEqual(w.routes[2]!.backends.map((b) => [b.service, b.weight, b.endpoints]), [['shop/web', 90, [{ ip: '10.200.1.10', port: 8080 }]], ['shop/web-v2', 10, [{ ip: '10.200.1.11', port: 8080 }]]]);
+  const n = 2000;
+  const count = (headers: Record<string, string>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const r = route(t, { ip: '10.96.0.10', port: 80 }, { method: 'GET', authority: 'web.shop', path: '/', query: '', headers }, (i + 0.5) / n);
+      assert.equal(r.kind, 'forward');
+      if (r.kind === 'forward') {
+        const svc = w.routes[r.entry]!.backends[r.backend]!.service;
+        out[svc] = (out[svc] ?? 0) + 1;
+      }
+    }
+    return out;
+  };
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)';
+  assert.deepEqual(count({ 'user-agent': 'curl/8.5' }), { 'shop/web': 1800, 'shop/web-v2': 200 }, 'canary: 10 % to v2');
+  assert.deepEqual(count({ 'user-agent': iphone }), { 'shop/web-v2': 2000 }, 'iPhone users to v2');
+  assert.deepEqual(count({ 'user-agent': iphone, 'x-region': 'es-south' }), { 'shop/web': 1000, 'shop/web-feature': 1000 }, 'iPhone in Southern Spain: half to the feature');
 });
