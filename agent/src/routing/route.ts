@@ -145,12 +145,15 @@ export function queryParams(query: string): Map<string, string> {
 
 const regexes = new Map<string, RegExp | null>();
 
-/** Anchored match; a pattern JavaScript cannot compile matches nothing (the controller rejects those). */
+/**
+ * Anchored match, compiled without flags as the controller validates patterns (checkRegex: the
+ * subset JavaScript and Rust's regex crate read alike); one JavaScript cannot compile matches nothing.
+ */
 function fullMatch(pattern: string, v: string): boolean {
   let re = regexes.get(pattern);
   if (re === undefined) {
     try {
-      re = new RegExp(`^(?:${pattern})$`, 'u');
+      re = new RegExp(`^(?:${pattern})$`);
     } catch {
       re = null;
     }

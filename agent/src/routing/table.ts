@@ -17,7 +17,8 @@ export interface TableStringMatch {
 
 export interface TableMatch {
   /** absent: any path. exact/prefix as Gateway API (a prefix matches whole path segments); regex
-   *  is RE2-style syntax accepted by both JavaScript and Rust's regex crate, anchored (full match) */
+   *  is the syntax subset both JavaScript and Rust's regex crate read alike (the controller's
+   *  checkRegex), anchored (full match); JavaScript compiles it without flags, so \d \w \b are ASCII */
   readonly path?: { readonly kind: 'exact' | 'prefix' | 'regex'; readonly value: string };
   /** absent: any method */
   readonly method?: string;
@@ -143,7 +144,8 @@ export interface TableHttp {
   /** ms the outbound proxy waits for the client's first bytes before treating it as TCP */
   readonly detectTimeoutMs: number;
   /** ports in `opaque` or with protocol 'tcp' skip detection; destinations that are not a Service
-   *  port are detected with this default */
+   *  port are detected with this default and, when HTTP, proxied to the original destination
+   *  without routing (route() answers 404 for them) */
   readonly defaultProtocol: TableProtocol;
   readonly ports: readonly TableHttpPort[];
   /** Envoy-like limits */

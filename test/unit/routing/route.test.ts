@@ -77,6 +77,7 @@ test('pathMatches prefix: whole segments, trailing slash of the prefix ignored',
   assert.ok(pathMatches({ kind: 'regex', value: '/a|/b' }, '/b'), 'alternation is anchored as a whole');
   assert.ok(!pathMatches({ kind: 'regex', value: '/a|/b' }, '/bc'));
   assert.ok(!pathMatches({ kind: 'regex', value: '(' }, '('), 'an invalid pattern matches nothing');
+  assert.ok(pathMatches({ kind: 'regex', value: '/a\\-b/[0-9]{2,3}' }, '/a-b/123'), 'an escaped punctuation character the controller accepts');
 });
 
 test('modifyPath ReplacePrefixMatch: the Gateway API table', () => {
