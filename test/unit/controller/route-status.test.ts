@@ -1,8 +1,16 @@
 // Route status for mesh (GAMMA) parents (controller/src/routes/status.ts): Accepted and ResolvedRefs
 // per Service parentRef, one row per reason, the rejected route as UnsupportedValue with its field
-// path, and the write-back merge that keeps other controllers' entries (status-writer.ts).
+// path, the write-back merge that keeps other controllers' entries (status-writer.ts), and the
+// controller's admin endpoint serving them in manifest mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { runController, TokenFileAuth } from '../../../controller/src/index.js';
+import { ManifestSource } from '../../../controller/src/sources/index.js';
 import { parseManifests, resourcesFrom } from '../../../controller/src/model/index.js';
 import { CONTROLLER_NAME, routeStatuses, type RouteStatus } from '../../../controller/src/routes/index.js';
 import { mergeParents } from '../../../controller/src/sources/kube/status-writer.js';
@@ -149,4 +157,36 @@ test('mergeParents keeps other controllers\' entries and the transition time of 
     ['Accepted', 'True', '2021-01-01T00:00:00Z', 2],
     ['ResolvedRefs', 'False', '2026-12-07T00:00:00Z', 2],
   ]);
+});
+
+test('manifest mode: the controller serves the statuses on its admin endpoint (/routes/status) and follows edits', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nm-route-admin-'));
+  const sock = path.join(dir, 'admin.sock');
+  const get = (p: string): Promise<{ routes: RouteStatus[]; controllerName: string }> => new Promise((resolve, reject) => {
+    http.get({ socketPath: sock, path: p }, (res) => {
+      let b = '';
+      res.on('data', (c: Buffer) => { b += c.toString(); });
+      res.on('end', () => { try { resolve(JSON.parse(b) as { routes: RouteStatus[]; controllerName: string }); } catch (e) { reject(e as Error); } });
+    }).on('error', reject);
+  });
+  const manifests = path.join(dir, 'm');
+  mkdirSync(manifests);
+  writeFileSync(path.join(manifests, 'c.yaml'), CLUSTER + httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v3, port: 80 }] }] }'));
+  const ctl = await runController({ source: new ManifestSource(manifests), auth: new TokenFileAuth(new Map([['n1', 't1']])), grpcHost: '127.0.0.1', grpcPort: 0, adminPort: -1, adminSocket: sock, log: pino({ level: 'silent' }) });
+  try {
+    const first = await get('/routes/status');
+    assert.equal(first.controllerName, CONTROLLER_NAME);
+    assert.deepEqual(first.routes.map((r) => [r.name, r.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`)]), [['r', ['Accepted=True/Accepted', 'ResolvedRefs=False/BackendNotFound']]]);
+    writeFileSync(path.join(manifests, 'd.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: { name: web-v3, namespace: shop }\nspec: { ports: [{ port: 80 }] }\n');
+    let now = first;
+    for (let i = 0; i < 100 && now.routes[0]!.parents[0]!.conditions[1]!.status !== 'True'; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      now = await get('/routes/status');
+    }
+    assert.equal(now.routes[0]!.parents[0]!.conditions[1]!.reason, 'ResolvedRefs');
+    assert.deepEqual((await get('/routes/status?namespace=pay')).routes, []);
+  } finally {
+    await ctl.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

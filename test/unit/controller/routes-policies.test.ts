@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { faultPolicyOf, parseManifests, rateLimitPolicyOf, resourcesFrom, setCrdDir, type Policy } from '../../../controller/src/model/index.js';
 import { ConfigModel } from '../../../controller/src/views/index.js';
+import { configServiceDefinition, fromWire, toWire } from '../../../controller/src/grpc/index.js';
 import { REPO_ROOT } from '../../kube/procs.js';
 
 setCrdDir(path.join(REPO_ROOT, 'deploy', 'crds'));
@@ -126,4 +127,23 @@ for (const [what, value, want] of OPAQUE_BAD) {
 test('an empty appProtocol is rejected with its path', () => {
   const r = parseManifests('a.yaml', 'apiVersion: v1\nkind: Service\nmetadata: { name: s }\nspec: { ports: [{ port: 80, appProtocol: "" }] }\n');
   assert.equal(r.problems[0]?.path, 'spec.ports[0].appProtocol');
+});
+
+test('appProtocol and opaque survive the config stream (proto fields 6 and 7); a FaultPolicy reaches every node as a policy', () => {
+  const r = parseManifests('s.yaml', SERVICES + '---\n' + policy('FaultPolicy', '{ targetRef: { kind: Service, name: web }, abort: { httpStatus: 503 } }'));
+  assert.deepEqual(r.problems, []);
+  const model = new ConfigModel();
+  model.update(resourcesFrom(r.objects));
+  const full = model.fullUpdate('any-node');
+  const def = (configServiceDefinition as unknown as Record<string, { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>).Stream!;
+  const back = fromWire(def.responseDeserialize(def.responseSerialize(toWire(full))));
+  const svc = back.upserts.find((x) => x.type === 'service' && x.key === 'shop/web');
+  assert.ok(svc && svc.type === 'service');
+  assert.deepEqual(svc.value.ports.map((p) => [p.port, p.appProtocol, p.opaque]), [
+    [80, 'http', false], [81, 'kubernetes.io/h2c', false], [82, 'kubernetes.io/ws', false], [83, 'grpc', false], [84, 'tcp', false],
+    [85, 'example.com/thrift', false], [86, undefined, false], [5432, undefined, true], [9001, undefined, true],
+  ]);
+  const fault = back.upserts.find((x) => x.type === 'policy' && x.key === 'FaultPolicy/shop/p');
+  assert.ok(fault && fault.type === 'policy');
+  assert.deepEqual(faultPolicyOf(fault.value).abort, { httpStatus: 503, percent: 100 });
 });
