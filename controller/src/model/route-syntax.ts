@@ -55,7 +55,8 @@ const QUANT = /^\{[0-9]+(,[0-9]*)?\}/;
  * A regular expression valid in JavaScript and in Rust's regex crate with the same meaning.
  * Rejected (with the reason): lookaround, backreferences, atomic groups, possessive quantifiers,
  * inline flags, \p / \x{} / \u{} / \c / \A / \z and other escapes the two read differently,
- * nested classes and class set operations, an empty class, a '{' that is not a quantifier.
+ * nested classes and class set operations, an empty class, a '{' that is not a quantifier, \< \>.
+ * What remains matches alike on ASCII input; \d \w \b are ASCII in JavaScript and Unicode in Rust.
  */
 export function checkRegex(v: unknown, path: string): string {
   if (typeof v !== 'string' || v.length === 0) throw new Invalid(path, 'must be a non-empty regular expression');
@@ -76,6 +77,8 @@ export function checkRegex(v: unknown, path: string): string {
       if (/[1-9]/.test(n) || n === 'k') fail(i, 'backreferences are not supported');
       if (n === '0') fail(i, '\\0 differs between the two engines');
       if (n === 'b' && inClass) fail(i, '\\b inside a class differs between the two engines');
+      if (n === '<' || n === '>') fail(i, `\\${n} is a word boundary in Rust and a literal in JavaScript (write "${n}" unescaped)`);
+      if ((n === 'b' || n === 'B') && v[i + 2] === '{') fail(i, `\\${n}{...} is a special word boundary in Rust only`);
       if (n === 'x') {
         if (!/^[0-9a-fA-F]{2}$/.test(v.slice(i + 2, i + 4))) fail(i, 'write \\x with exactly two hex digits');
         i += 3;

@@ -54,6 +54,8 @@ const ROWS: Array<[string, Obj, string | undefined]> = [
   ['a regex with a class set operation', path('RegularExpression', '/[a-z&&b]'), 'spec.rules[0].matches[0].path.value'],
   ['a regex with an empty class', path('RegularExpression', '/[]a]'), 'spec.rules[0].matches[0].path.value'],
   ['a regex with an unescaped {', path('RegularExpression', '/a{'), 'spec.rules[0].matches[0].path.value'],
+  ['a regex with \\< (a word boundary in Rust, a literal in JavaScript)', path('RegularExpression', '/\\<a'), 'spec.rules[0].matches[0].path.value'],
+  ['a regex with \\b{start} (Rust only)', path('RegularExpression', '\\b{start}/a'), 'spec.rules[0].matches[0].path.value'],
   ['a regex JavaScript cannot compile', path('RegularExpression', '/(a'), 'spec.rules[0].matches[0].path.value'],
   ['a regex with escapes both engines read alike', path('RegularExpression', '/\\d+\\.\\w\\s\\x41\\u0042[\\-\\]]'), undefined],
   // header and query parameter matches
