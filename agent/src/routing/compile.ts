@@ -1,6 +1,6 @@
-// compileHttp: the node view's Services, HTTPRoutes/GRPCRoutes (GAMMA producer routes) and L7
-// policies → the HTTP part of the decision table, every Service port with its entries in Gateway
-// API precedence, backends resolved to endpoints, durations in ms. Pure and table-tested.
+// compileHttp: the node view's Services, HTTPRoutes/GRPCRoutes (GAMMA producer and consumer
+// routes) and L7 policies → the HTTP part of the decision table, every Service port with its
+// entries in Gateway API precedence, backends resolved to endpoints, durations in ms. Pure.
 
 import type { NodeView } from '../state/index.js';
 import type { ServiceCfg, ServicePortCfg } from '../../../controller/src/views/index.js';
@@ -103,29 +103,36 @@ export function policyIndex<P extends FaultPolicy | RateLimitPolicy>(policies: r
 function compilePort(ix: Indexed, s: ServiceCfg, p: ServicePortCfg): TableHttpPort {
   const service = `${s.namespace}/${s.name}`;
   const serviceFault = ix.faults.get(targetKey(s.namespace, 'Service', s.name));
-  const keyed: { key: EntryKey; entry: TableRouteEntry }[] = [];
+  // producer routes (the Service's namespace) for every client; consumer routes per client namespace
+  const byNamespace = new Map<string, { key: EntryKey; entry: TableRouteEntry }[]>();
   for (const r of ix.routes.get(service) ?? []) {
     if (!attaches(r, s, p.port)) continue;
     const fault = ix.faults.get(targetKey(r.namespace, r.kind, r.name)) ?? serviceFault;
     const rateLimit = ix.rateLimits.get(targetKey(r.namespace, r.kind, r.name));
-    keyed.push(...routeEntries(ix.view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
+    const list = byNamespace.get(r.namespace) ?? [];
+    list.push(...routeEntries(ix.view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
+    byNamespace.set(r.namespace, list);
   }
-  keyed.sort((a, b) => compareKeys(a.key, b.key));
-  const routes = keyed.map((k) => k.entry);
+  const sorted = (keyed: { key: EntryKey; entry: TableRouteEntry }[]) => keyed.sort((a, b) => compareKeys(a.key, b.key)).map((k) => k.entry);
+  const routes = sorted(byNamespace.get(s.namespace) ?? []);
   // Gateway API: once a route is attached, a request none of its rules match gets 404; the
   // Service's own endpoints serve only ports without routes.
   if (routes.length === 0) routes.push(defaultEntry(service, p, serviceFault && tableFault(serviceFault)));
+  const consumers = [...byNamespace.entries()].filter(([ns, keyed]) => ns !== s.namespace && keyed.length > 0)
+    .sort(([a], [b]) => (a < b ? -1 : 1)).map(([namespace, keyed]) => ({ namespace, routes: sorted(keyed) }));
   const limit = ix.rateLimits.get(targetKey(s.namespace, 'Service', s.name));
-  return { service, vip: s.vip, port: p.port, protocol: protocolOf(p), routes, ...(limit ? { rateLimit: tableRateLimit(limit) } : {}) };
+  return {
+    service, vip: s.vip, port: p.port, protocol: protocolOf(p), routes,
+    ...(consumers.length > 0 ? { consumers } : {}), ...(limit ? { rateLimit: tableRateLimit(limit) } : {}),
+  };
 }
 
 /**
- * A producer route of the Service: same namespace, a parentRef to it (core group, kind Service)
- * without a port or with this port. Consumer routes (another namespace, applying only to clients
- * of that namespace) need per-client tables and are not supported yet: they are skipped.
+ * The route attaches to this port of the Service: a parentRef to it (core group, kind Service, its
+ * namespace) without a port or with this one. A route of the Service's namespace is a producer
+ * route (every client); one of another namespace a consumer route (clients of that namespace only).
  */
 export function attaches(r: Route, s: ServiceCfg, port: number): boolean {
-  if (r.namespace !== s.namespace) return false;
   return r.parentRefs.some((ref) => (ref.group === '' || ref.group === 'core') && ref.kind === 'Service' && ref.name === s.name
     && (ref.namespace ?? r.namespace) === s.namespace && (ref.port === undefined || ref.port === port));
 }
@@ -255,8 +262,9 @@ function pathModifier(m: PathModifier): TablePathModifier {
 
 /**
  * A backendRef → the Service port's ready endpoints, or `invalid` with the reason (the Gateway API's
- * ResolvedRefs reasons): not a core Service, another namespace (needs a ReferenceGrant, which
- * nodemesh does not support yet), no port, unknown Service or port.
+ * ResolvedRefs reasons): not a core Service, no port, unknown Service or port. Another namespace
+ * needs no ReferenceGrant (GEP-1294: a mesh route reaches nothing its clients could not reach
+ * anyway; the destination still authorizes the client's own identity).
  */
 export function resolveBackend(view: Pick<HttpView, 'serviceByKey'>, r: Route, b: RouteBackendRef): TableBackend {
   const ns = b.namespace ?? r.namespace;
@@ -265,7 +273,6 @@ export function resolveBackend(view: Pick<HttpView, 'serviceByKey'>, r: Route, b
   const base = { service, port: b.port ?? 0, weight: b.weight, ...(filters.length > 0 ? { filters } : {}) };
   const invalid = (reason: string): TableBackend => ({ ...base, endpoints: [], invalid: reason });
   if (!((b.group === '' || b.group === 'core') && b.kind === 'Service')) return invalid(`InvalidKind: backendRef ${b.group || 'core'}/${b.kind} ${b.name} is not a Service`);
-  if (ns !== r.namespace) return invalid(`RefNotPermitted: backendRef ${service} is in another namespace than the route (${r.namespace}); cross-namespace backends need a ReferenceGrant, not supported yet`);
   if (b.port === undefined) return invalid(`BackendNotFound: backendRef ${service} has no port; a Service backendRef needs one`);
   const s = view.serviceByKey.get(service);
   if (!s) return invalid(`BackendNotFound: Service ${service} does not exist`);

@@ -10,23 +10,26 @@ export const INVALID_BACKEND = 'MESH_ERR_INVALID_BACKEND';
 export const NO_ENDPOINTS = 'MESH_ERR_NO_ENDPOINTS';
 
 /**
- * Routes one request arriving for `dst` (the original destination, a Service vip:port).
+ * Routes one request arriving for `dst` (the original destination, a Service vip:port) from a
+ * client pod of namespace `clientNamespace` (absent: unknown, producer routes only).
  * 1. The port whose vip and port are `dst`; none → 404 (the proxy forwards non-Service
- *    destinations to the original destination without calling route()).
- * 2. The first entry, in table order, whose hostnames and match both accept the request; none → 404.
+ *    destinations to the original destination without calling route()). Its routes: the
+ *    client namespace's consumer routes when it has some, else the port's `routes`.
+ * 2. The first entry, in that order, whose hostnames and match both accept the request; none → 404.
  * 3. A `redirect` filter on it → its status and Location (below); no backend is picked.
  * 4. pickBackend(entry.backends, u): none (no backends, or all weights 0) → 500; the picked one
  *    `invalid` → 500; it has no endpoints → 503.
  * 5. forward: the rule's filters in order (requestHeaders, rewrite), then the backend's
  *    requestHeaders; headers come out sorted by name.
  */
-export function route(table: TableHttp, dst: { readonly ip: string; readonly port: number }, head: RequestHead, u: number): RouteResult {
+export function route(table: TableHttp, dst: { readonly ip: string; readonly port: number }, head: RequestHead, u: number, clientNamespace?: string): RouteResult {
   const port = table.ports.find((p) => p.vip === dst.ip && p.port === dst.port);
   if (!port) return respond(404, NO_ROUTE, -1);
+  const entries = (clientNamespace !== undefined ? port.consumers?.find((c) => c.namespace === clientNamespace)?.routes : undefined) ?? port.routes;
   const host = hostOf(head.authority);
-  const i = port.routes.findIndex((e) => hostnameMatches(e.hostnames, host) && requestMatches(e.match, head));
+  const i = entries.findIndex((e) => hostnameMatches(e.hostnames, host) && requestMatches(e.match, head));
   if (i < 0) return respond(404, NO_ROUTE, -1);
-  const e = port.routes[i]!;
+  const e = entries[i]!;
   for (const f of e.filters) {
     if (f.type === 'redirect') return { kind: 'respond', status: f.status, code: '', location: redirectLocation(f, e.match, head, dst.port), entry: i };
   }

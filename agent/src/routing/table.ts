@@ -138,6 +138,11 @@ export interface TableHttpPort {
   readonly routes: readonly TableRouteEntry[];
   /** a Service-level rate limit (RateLimitPolicy on the Service), checked before routing */
   readonly rateLimit?: TableRateLimit;
+  /** GAMMA consumer routes, by client namespace (sorted): a route in another namespace than the
+   *  Service's applies to clients of its own namespace only, and replaces `routes` for them (their
+   *  unmatched requests get 404 too). Absent: none. A proxy that does not read it routes every
+   *  client by `routes` (consumer routes then have no effect) */
+  readonly consumers?: readonly { readonly namespace: string; readonly routes: readonly TableRouteEntry[] }[];
 }
 
 export interface TableHttp {
@@ -177,7 +182,8 @@ export interface RequestHead {
 export type RouteResult =
   | {
       readonly kind: 'forward';
-      /** index into the port's `routes` */
+      /** index into the routes the request was matched against: the port's `routes`, or those of
+       *  its client namespace in `consumers` */
       readonly entry: number;
       readonly route: string;
       readonly routeKind: TableRouteEntry['kind'];

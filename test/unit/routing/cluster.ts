@@ -74,7 +74,7 @@ export const ROUTES: Route[] = [
   ]),
   // hostnames: one entry per hostname, ahead of every route without hostnames
   httpRoute('hosts', JUN, 4, [svcParent('web', 80)], [rule([prefix('/')], [backend('web-v2', 80)])], { hostnames: ['*.example.com', 'web.example.com'] }),
-  // unresolvable backends (500 when picked) next to a headless one that resolves
+  // unresolvable backends (500 when picked) next to resolvable ones: another namespace, headless
   httpRoute('bad-backends', JAN, 5, [svcParent('web', 80)], [rule([exact('/bad')], [
     backend('nope', 80), backend('web', undefined), backend('ext', 80, 1, { namespace: 'other' }), backend('web', 80, 1, { kind: 'ConfigMap' }), backend('web', 8081), backend('headless', 80),
   ])]),
@@ -91,7 +91,7 @@ export const ROUTES: Route[] = [
   }), rule([prefix('/moved')], [], {
     filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', hostname: 'web.example.com', port: 8443, path: { type: 'ReplaceFullPath', replaceFullPath: '/here' }, statusCode: 301 } }],
   })]),
-  // must not attach: a consumer route (other namespace), a Gateway parent, another port, another Service
+  // a consumer route (clients of namespace other only); must not attach: a Gateway parent, another port
   httpRoute('consumer', JAN, 7, [svcParent('web', undefined, 'shop')], [rule([prefix('/')], [backend('web', 80, 1, { namespace: 'shop' })])], { namespace: 'other' }),
   httpRoute('gateway', JAN, 8, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web' }], [rule([prefix('/')], [backend('web', 80)])]),
   httpRoute('other-port', JAN, 9, [svcParent('web', 8080)], [rule([prefix('/')], [backend('web', 80)])]),

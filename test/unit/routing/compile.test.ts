@@ -44,8 +44,24 @@ test('entry order does not depend on the order routes arrive in', () => {
 test('parentRef ports: without a port every port of the Service, with one that port only', () => {
   assert.deepEqual(order(port(table, '10.96.1.10', 9000)), ['shop/filters#1', 'shop/filters#0', 'shop/a-old#0']);
   assert.deepEqual(order(port(table, '10.96.1.10', 5432)), ['shop/a-old#0']);
-  const all = table.ports.flatMap((p) => p.routes.map((e) => e.route));
-  for (const r of ['shop/other-port', 'shop/gateway', 'other/consumer']) assert.ok(!all.includes(r), `${r} attaches nowhere`);
+  const all = table.ports.flatMap((p) => [...p.routes, ...(p.consumers ?? []).flatMap((c) => c.routes)].map((e) => e.route));
+  for (const r of ['shop/other-port', 'shop/gateway']) assert.ok(!all.includes(r), `${r} attaches nowhere`);
+});
+
+test('consumer routes: a route of another namespace applies to its own namespace\'s clients only, in place of the producer routes', () => {
+  for (const p of [80, 9000, 5432]) {
+    const wp = port(table, '10.96.1.10', p);
+    assert.deepEqual(wp.consumers?.map((c) => [c.namespace, order({ ...wp, routes: c.routes })]), [['other', ['other/consumer#0']]]);
+    assert.ok(!wp.routes.some((e) => e.route === 'other/consumer'));
+  }
+  assert.equal(port(table, '10.96.1.11', 80).consumers, undefined);
+  const c = port(table, '10.96.1.10', 80).consumers![0]!.routes[0]!;
+  assert.deepEqual(c.backends.map((b) => [b.service, b.invalid ?? 'ok']), [['shop/web', 'ok']], 'a backend in the producer namespace resolves');
+  assert.deepEqual(c.fault, { policy: 'shop/web-abort', abort: { status: 503, percent: 10 } }, "the Service's fault applies to consumer routes too");
+  const head = { method: 'GET', authority: 'web.shop', path: '/same', query: '', headers: {} };
+  const dst = { ip: '10.96.1.10', port: 80 };
+  assert.deepEqual(route(table, dst, head, 0, 'other'), { kind: 'forward', entry: 0, route: 'other/consumer', routeKind: 'HTTPRoute', rule: 0, backend: 0, authority: 'web.shop', path: '/same', headers: [] });
+  for (const ns of ['shop', 'ops', undefined]) assert.equal(route(table, dst, head, 0, ns).kind === 'forward' && (route(table, dst, head, 0, ns) as { route: string }).route, 'shop/z-order', `client namespace ${ns}`);
 });
 
 test('the Service itself serves only ports no route attaches to (Gateway API: otherwise 404)', () => {
@@ -98,10 +114,10 @@ test('grpcMatch: method-only names are escaped, RegularExpression parts default 
   assert.deepEqual(grpcMatch({ headers: [{ type: 'RegularExpression', name: 'X-Tenant', value: 'a|b' }] }).match, { method: 'POST', headers: [{ name: 'x-tenant', kind: 'regex', value: 'a|b' }], query: [] });
 });
 
-test('backends: unresolvable ones are invalid with the Gateway API reason, the headless Service resolves', () => {
+test('backends: unresolvable ones are invalid with the Gateway API reason; a headless Service and another namespace (GEP-1294: no ReferenceGrant in a mesh) resolve', () => {
   const bad = port(table, '10.96.1.10', 80).routes.find((e) => e.route === 'shop/bad-backends')!;
   assert.deepEqual(bad.backends.map((b) => [b.service, b.port, (b.invalid ?? 'ok').split(':')[0], b.endpoints.length]), [
-    ['shop/nope', 80, 'BackendNotFound', 0], ['shop/web', 0, 'BackendNotFound', 0], ['other/ext', 80, 'RefNotPermitted', 0],
+    ['shop/nope', 80, 'BackendNotFound', 0], ['shop/web', 0, 'BackendNotFound', 0], ['other/ext', 80, 'ok', 1],
     ['shop/web', 80, 'InvalidKind', 0], ['shop/web', 8081, 'BackendNotFound', 0], ['shop/headless', 80, 'ok', 1],
   ]);
   assert.match(bad.backends[0]!.invalid!, /shop\/nope does not exist/);

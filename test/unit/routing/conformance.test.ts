@@ -1,6 +1,6 @@
 // The Gateway API mesh conformance scenarios (conformance/tests/mesh: matching, query parameters,
-// rewrite, header modifiers, redirects, ports, weights) written as manifests, taken through the
-// parser, node config, view, compileHttp and route(), with the conformance suite's expectations.
+// rewrite, header modifiers, redirects, ports, weights, consumer routes) written as manifests and
+// taken through parser, node config, view, compileHttp and route(), with the suite's expectations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileHttp, route, type TableHttp } from '../../../agent/src/routing/index.js';
@@ -12,13 +12,14 @@ const NS = 'mesh';
 const ECHO = { ip: '10.96.0.10', port: 80 };
 const BASE = [
   `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${NS}, labels: { nodemesh.io/mesh: enabled } }\n`,
+  `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${NS}-consumer, labels: { nodemesh.io/mesh: enabled } }\n`,
   ...['echo', 'echo-v1', 'echo-v2'].flatMap((name, i) => [
     `apiVersion: v1\nkind: Service\nmetadata: { name: ${name}, namespace: ${NS} }\nspec: { clusterIP: 10.96.0.${10 + i}, ports: [{ name: http, port: 80, targetPort: 8080 }, { name: alt, port: 8080, targetPort: 8080 }] }\n`,
     `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: ${name}-1, namespace: ${NS}, labels: { kubernetes.io/service-name: ${name} } }\naddressType: IPv4\nports: [{ name: http, port: 8080 }, { name: alt, port: 8080 }]\nendpoints: [{ addresses: [10.200.1.${10 + i}], conditions: { ready: true }, nodeName: node-a }]\n`,
   ]),
 ];
-const httpRoute = (name: string, parent: string, rules: string) =>
-  `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: ${name}, namespace: ${NS} }\nspec:\n  parentRefs: [${parent}]\n  rules:\n${rules}`;
+const httpRoute = (name: string, parent: string, rules: string, namespace = NS) =>
+  `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: ${name}, namespace: ${namespace} }\nspec:\n  parentRefs: [${parent}]\n  rules:\n${rules}`;
 
 function compile(...routes: string[]): TableHttp {
   const parsed = parseManifests('mesh.yaml', [...BASE, ...routes].join('---\n'));
@@ -27,12 +28,13 @@ function compile(...routes: string[]): TableHttp {
 }
 
 interface Sent { backend?: string; status?: number; location?: string; path?: string; headers?: Record<string, string> }
-function send(t: TableHttp, target: string, headers: Record<string, string> = {}, dst = ECHO, u = 0): Sent {
+function send(t: TableHttp, target: string, headers: Record<string, string> = {}, dst = ECHO, u = 0, client?: string): Sent {
   const [path, query = ''] = target.split('?') as [string, string?];
-  const r = route(t, dst, { method: 'GET', authority: dst.port === 80 ? 'echo' : `echo:${dst.port}`, path, query, headers }, u);
+  const r = route(t, dst, { method: 'GET', authority: dst.port === 80 ? 'echo' : `echo:${dst.port}`, path, query, headers }, u, client);
   if (r.kind === 'respond') return { status: r.status, ...(r.location ? { location: r.location } : {}) };
   const port = t.ports.find((p) => p.vip === dst.ip && p.port === dst.port)!;
-  return { backend: port.routes[r.entry]!.backends[r.backend]!.service.split('/')[1]!, path: r.path, headers: Object.fromEntries(r.headers) };
+  const entries = port.consumers?.find((c) => c.namespace === client)?.routes ?? port.routes;
+  return { backend: entries[r.entry]!.backends[r.backend]!.service.split('/')[1]!, path: r.path, headers: Object.fromEntries(r.headers) };
 }
 const backendOf = (t: TableHttp, target: string, headers: Record<string, string> = {}) => {
   const s = send(t, target, headers);
@@ -164,4 +166,13 @@ test('MeshHTTPRouteWeight / MeshTrafficSplit: 70/30 and 0 weights over evenly sp
     counts[b] = (counts[b] ?? 0) + 1;
   }
   assert.deepEqual(counts, { 'echo-v1': 700, 'echo-v2': 300 });
+});
+
+test('MeshConsumerRoute: a route in another namespace changes only its own namespace\'s requests', () => {
+  const t = compile(httpRoute('consumer-header', `{ group: "", kind: Service, name: echo-v1, namespace: ${NS} }`,
+    `  - filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-header-set, value: set }] } }]\n    backendRefs: [{ name: echo-v1, namespace: ${NS}, port: 80 }]\n`, `${NS}-consumer`));
+  const v1 = { ip: '10.96.0.11', port: 80 };
+  assert.deepEqual(send(t, '/', {}, v1, 0, `${NS}-consumer`), { backend: 'echo-v1', path: '/', headers: { 'x-header-set': 'set' } });
+  assert.deepEqual(send(t, '/', {}, v1, 0, NS), { backend: 'echo-v1', path: '/', headers: {} });
+  assert.deepEqual(send(t, '/', {}, v1), { backend: 'echo-v1', path: '/', headers: {} }, 'an unknown client namespace: producer routes');
 });
