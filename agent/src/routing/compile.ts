@@ -32,6 +32,12 @@ export const HTTP_DEFAULTS = {
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
+/** Wire bounds the native table parser accepts (native/src/l7): longer durations (GEP-2257 allows
+ *  99999h) are capped at a day, more attempts at 100 (the retry budget caps retries anyway). */
+export const WIRE_MAX_MS = 86_400_000;
+export const WIRE_MAX_ATTEMPTS = 100;
+const ms = (v: number): number => Math.min(v, WIRE_MAX_MS);
+
 /** What compileHttp reads from the node view. */
 export type HttpView = Pick<NodeView, 'services' | 'routes' | 'faults' | 'rateLimits' | 'serviceByKey'>;
 
@@ -140,7 +146,7 @@ export function attaches(r: Route, s: ServiceCfg, port: number): boolean {
 function tableFault(f: FaultPolicy): TableFault {
   return {
     policy: `${f.namespace}/${f.name}`,
-    ...(f.delay ? { delay: { ms: f.delay.fixedDelayMs, percent: f.delay.percent } } : {}),
+    ...(f.delay ? { delay: { ms: ms(f.delay.fixedDelayMs), percent: f.delay.percent } } : {}),
     ...(f.abort ? { abort: { status: f.abort.httpStatus, percent: f.abort.percent } } : {}),
   };
 }
@@ -186,9 +192,9 @@ function ruleParts(view: HttpView, r: Route, rule: RouteRule): Pick<TableRouteEn
   return {
     filters: rule.filters.map((f) => tableFilter(view, r, f)),
     backends: rule.backendRefs.map((b) => resolveBackend(view, r, b)),
-    requestTimeoutMs: rule.timeouts?.requestMs ?? 0,
-    backendTimeoutMs: rule.timeouts?.backendRequestMs ?? 0,
-    ...(rule.retry ? { retry: { attempts: rule.retry.attempts + 1, codes: [...rule.retry.codes], backoffMs: rule.retry.backoffMs } } : {}),
+    requestTimeoutMs: ms(rule.timeouts?.requestMs ?? 0),
+    backendTimeoutMs: ms(rule.timeouts?.backendRequestMs ?? 0),
+    ...(rule.retry ? { retry: { attempts: Math.min(rule.retry.attempts + 1, WIRE_MAX_ATTEMPTS), codes: [...rule.retry.codes], backoffMs: ms(rule.retry.backoffMs) } } : {}),
   };
 }
 

@@ -4,7 +4,8 @@
 // limits, defaults; the node view and decision table carrying it; the seeds' routes from YAML.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileHttp, grpcMatch, protocolOf, route, DETECT_TIMEOUT_MS, type TableHttp, type TableHttpPort } from '../../../agent/src/routing/index.js';
+import { compileHttp, grpcMatch, protocolOf, route, DETECT_TIMEOUT_MS, WIRE_MAX_ATTEMPTS, WIRE_MAX_MS, type TableHttp, type TableHttpPort } from '../../../agent/src/routing/index.js';
+import type { FaultPolicy } from '../../../controller/src/model/index.js';
 import { compileTable } from '../../../agent/src/decide/index.js';
 import { IndexAllocator, buildNodeView } from '../../../agent/src/state/index.js';
 import { nodeConfigFrom, type NodeConfig } from '../../../controller/src/views/index.js';
@@ -167,6 +168,18 @@ test('faults and rate limits by targetRef: the route\'s over the Service\'s, fir
   for (const e of port(table, '10.96.1.13', 50051).routes) assert.deepEqual(e.fault, { policy: 'shop/grpc-both', delay: { ms: 5, percent: 100 }, abort: { status: 500, percent: 1 } });
   const withDefaultFault = compileHttp(clusterView({ faults: [...FAULTS, { namespace: 'shop', name: 'v2', targetRef: { group: '', kind: 'Service', name: 'web-v2' }, abort: { httpStatus: 502, percent: 5 } }] }));
   assert.deepEqual(port(withDefaultFault, '10.96.1.11', 80).routes[0]!.fault, { policy: 'shop/v2', abort: { status: 502, percent: 5 } }, 'the default entry gets the Service fault');
+});
+
+test('durations and attempts beyond what the native parser accepts are capped (a day, 100 attempts)', () => {
+  const long = httpRoute('long', '', 0, [{ group: '', kind: 'Service', name: 'web-v2' }], [rule([prefix('/')], [backend('web-v2', 80)], {
+    timeouts: { requestMs: 99_999 * 3_600_000, backendRequestMs: 90_000_000 }, retry: { attempts: 2 ** 31 - 1, codes: [503], backoffMs: 100_000_000 },
+  })]);
+  const slow: FaultPolicy = { namespace: 'shop', name: 'slow', targetRef: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'long' }, delay: { fixedDelayMs: 10 ** 12, percent: 1 } };
+  const e = port(compileHttp(clusterView({ routes: [long], faults: [slow] })), '10.96.1.11', 80).routes[0]!;
+  assert.deepEqual([e.requestTimeoutMs, e.backendTimeoutMs, e.retry, e.fault?.delay], [
+    WIRE_MAX_MS, WIRE_MAX_MS, { attempts: WIRE_MAX_ATTEMPTS, codes: [503], backoffMs: WIRE_MAX_MS }, { ms: WIRE_MAX_MS, percent: 1 },
+  ]);
+  assert.equal(WIRE_MAX_MS, 86_400_000);
 });
 
 test('defaults: detection bound, Envoy limits, Linkerd budget and accrual', () => {
