@@ -13,7 +13,11 @@ import { runController, TokenFileAuth } from '../../../controller/src/index.js';
 import { ManifestSource } from '../../../controller/src/sources/index.js';
 import { parseManifests, resourcesFrom } from '../../../controller/src/model/index.js';
 import { CONTROLLER_NAME, routeStatuses, type RouteStatus } from '../../../controller/src/routes/index.js';
-import { mergeParents } from '../../../controller/src/sources/kube/status-writer.js';
+import { RouteStatusWriter, mergeParents } from '../../../controller/src/sources/kube/status-writer.js';
+import { KubeClient } from '../../../controller/src/sources/kube/client.js';
+import { BUILTIN_TYPES } from '../../../controller/src/sources/kube/types.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { MeshError } from '../../../common/errors.js';
 
 const CLUSTER = `
 apiVersion: v1
@@ -188,5 +192,115 @@ test('manifest mode: the controller serves the statuses on its admin endpoint (/
   } finally {
     await ctl.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A stand-in API server for the status subresource: each request answered by `answer`, all recorded. */
+async function statusServer(answer: (req: { method: string; url: string; body: unknown }, n: number) => [number, unknown]): Promise<{ url: string; reqs: { method: string; url: string; body: unknown }[]; close: () => Promise<void> }> {
+  const reqs: { method: string; url: string; body: unknown }[] = [];
+  const srv = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c: Buffer) => { b += c.toString(); });
+    req.on('end', () => {
+      const r = { method: req.method ?? '', url: req.url ?? '', body: b ? JSON.parse(b) as unknown : undefined };
+      reqs.push(r);
+      const [code, body] = answer(r, reqs.length);
+      res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, reqs, close: () => new Promise((r) => { srv.close(() => r()); }) };
+}
+
+function writerFor(url: string, observed: unknown[], errors: MeshError[], o: { attempts?: number; resyncMs?: number } = {}): RouteStatusWriter {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  const objects = new Map([['HTTPRoute/shop/r', { head: { kind: 'HTTPRoute' as const, namespace: 'shop', name: 'r', generation: 2, parentRefs: [] }, parents: observed, rv: '5' }]]);
+  return new RouteStatusWriter(new KubeClient({ kubeConfig: kc }), BUILTIN_TYPES, () => objects, (e) => errors.push(e), { backoffMs: 5, attempts: o.attempts ?? 3, resyncMs: o.resyncMs ?? 60_000 });
+}
+
+const WANT: RouteStatus = {
+  kind: 'HTTPRoute', namespace: 'shop', name: 'r', generation: 2,
+  parents: [{ parentRef: { group: '', kind: 'Service', name: 'web', port: 80 }, controllerName: CONTROLLER_NAME, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', observedGeneration: 2 }] }],
+};
+const THEIRS = { controllerName: 'example.com/gw', parentRef: { name: 'gw' }, conditions: [] };
+
+async function settle(w: RouteStatusWriter, pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(pred(), JSON.stringify(w.stats));
+}
+
+test('status writer: a 409 re-reads the object and retries on its resourceVersion, keeping the entries read', async () => {
+  const s = await statusServer((r, n) => {
+    if (r.method === 'GET') return [200, { metadata: { resourceVersion: '6' }, status: { parents: [THEIRS] } }];
+    return n === 1 ? [409, { kind: 'Status', code: 409, message: 'the object has been modified' }] : [200, {}];
+  });
+  const errors: MeshError[] = [];
+  const w = writerFor(s.url, [], errors);
+  try {
+    w.reconcile([WANT]);
+    await settle(w, () => w.stats.patches === 1);
+    assert.deepEqual(s.reqs.map((r) => `${r.method} ${r.url}`), [
+      'PATCH /apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/r/status',
+      'GET /apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/r/status',
+      'PATCH /apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/r/status',
+    ]);
+    const [first, , second] = s.reqs.map((r) => r.body as { metadata: { resourceVersion: string }; status: { parents: { controllerName: string }[] } });
+    assert.equal(first!.metadata.resourceVersion, '5');
+    assert.equal(second!.metadata.resourceVersion, '6');
+    assert.deepEqual(second!.status.parents.map((p) => p.controllerName), ['example.com/gw', CONTROLLER_NAME]);
+    assert.deepEqual(w.stats, { patches: 1, conflicts: 1, failures: 0 });
+    // the store has not seen the write yet: the same desired status is not written twice
+    w.reconcile([WANT]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.reqs.length, 3);
+    assert.deepEqual(errors, []);
+  } finally {
+    w.close();
+    await s.close();
+  }
+});
+
+test('status writer: bounded tries on 5xx, reported, then retried at the resync; 403 names the RBAC rule; a current status writes nothing', async () => {
+  let code = 500;
+  const s = await statusServer(() => [code, { kind: 'Status', code, message: 'boom' }]);
+  const errors: MeshError[] = [];
+  const w = writerFor(s.url, [], errors, { attempts: 3, resyncMs: 100 });
+  try {
+    w.reconcile([WANT]);
+    await settle(w, () => w.stats.failures === 1);
+    assert.equal(s.reqs.length, 3, 'three tries, no more');
+    assert.equal(errors[0]?.code, 'MESH_ERR_KUBE_API');
+    assert.match(errors[0]!.message, /could not write the status of HTTPRoute shop\/r after 3 tries \(HTTP 500/);
+    code = 200;
+    await settle(w, () => w.stats.patches === 1);
+    assert.equal(s.reqs.length, 4, 'the resync wrote it');
+  } finally {
+    w.close();
+    await s.close();
+  }
+  const denied = await statusServer(() => [403, { kind: 'Status', code: 403, message: 'forbidden' }]);
+  const e2: MeshError[] = [];
+  const w2 = writerFor(denied.url, [], e2);
+  try {
+    w2.reconcile([WANT]);
+    await settle(w2, () => e2.length === 1);
+    assert.equal(e2[0]!.code, 'MESH_ERR_KUBE_FORBIDDEN');
+    assert.match(e2[0]!.message, /grant get and patch on httproutes\/status/);
+  } finally {
+    w2.close();
+    await denied.close();
+  }
+  const quiet = await statusServer(() => [200, {}]);
+  const current = mergeParents([THEIRS], WANT.parents, '2026-01-01T00:00:00Z');
+  const w3 = writerFor(quiet.url, current, []);
+  try {
+    w3.reconcile([WANT]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(quiet.reqs.length, 0, 'our entries already say this');
+  } finally {
+    w3.close();
+    await quiet.close();
   }
 });
