@@ -46,8 +46,8 @@ function parentAccepted(res: ClusterResources, routeNs: string, p: RouteParentRe
   const ns = p.namespace ?? routeNs;
   const svc = res.services.get(`${ns}/${p.name}`);
   if (!svc) return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} does not exist; create it or fix spec.parentRefs`, generation);
-  if (p.port !== undefined && !svc.ports.some((sp) => sp.port === p.port)) {
-    return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} has no port ${p.port} (ports: ${svc.ports.map((sp) => sp.port).join(', ')})`, generation);
+  if (p.port !== undefined && !svc.ports.some((sp) => sp.port === p.port && sp.protocol === 'TCP')) {
+    return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} has no TCP port ${p.port} (ports: ${svc.ports.map((sp) => `${sp.port}/${sp.protocol}`).join(', ')})`, generation);
   }
   return cond('Accepted', true, 'Accepted', `accepted by ${CONTROLLER_NAME}`, generation);
 }
@@ -62,7 +62,7 @@ export function backendProblem(res: ClusterResources, routeNs: string, b: Backen
   if (ns !== routeNs) return { reason: 'RefNotPermitted', message: `${where}: Service ${ns}/${b.name} is in another namespace and no ReferenceGrant is honoured; use a Service in ${routeNs}` };
   const svc: Service | undefined = res.services.get(`${ns}/${b.name}`);
   if (!svc) return { reason: 'BackendNotFound', message: `${where}: Service ${ns}/${b.name} does not exist` };
-  if (b.port !== undefined && !svc.ports.some((sp) => sp.port === b.port)) return { reason: 'BackendNotFound', message: `${where}: Service ${ns}/${b.name} has no port ${b.port}` };
+  if (b.port !== undefined && !svc.ports.some((sp) => sp.port === b.port && sp.protocol === 'TCP')) return { reason: 'BackendNotFound', message: `${where}: Service ${ns}/${b.name} has no TCP port ${b.port}` };
   return undefined;
 }
 

@@ -34,6 +34,11 @@ apiVersion: v1
 kind: Service
 metadata: { name: other, namespace: pay }
 spec: { clusterIP: 10.96.0.12, ports: [{ port: 80 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: dns, namespace: shop }
+spec: { clusterIP: 10.96.0.13, ports: [{ port: 53, protocol: UDP }] }
 `;
 
 const httpRoute = (name: string, spec: string, extra = ''): string => `---
@@ -58,10 +63,11 @@ const ROWS: Array<[string, string, string, string | undefined, string?]> = [
   ['a route with every reference resolved', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 8080, weight: 90 }, { name: web, port: 80, weight: 10 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a parent without a port', '{ parentRefs: [{ group: "", kind: Service, name: web }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a missing parent Service', '{ parentRefs: [{ group: "", kind: Service, name: nope, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'shop/nope does not exist'],
-  ['a parent port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 81 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'has no port 81'],
+  ['a parent port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 81 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'has no TCP port 81 (ports: 80/TCP)'],
   ['a parent Service of another namespace (a consumer route)', '{ parentRefs: [{ group: "", kind: Service, name: other, namespace: pay, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a missing backend Service', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v3, port: 8080 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'shop/web-v3 does not exist'],
-  ['a backend port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 9090 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'has no port 9090'],
+  ['a backend port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 9090 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'has no TCP port 9090'],
+  ['a backend port that is UDP', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: dns, port: 53 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'shop/dns has no TCP port 53'],
   ['a backend of another kind', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ group: example.com, kind: Bucket, name: b }] }] }', 'True/Accepted', 'False/InvalidKind', 'example.com/Bucket'],
   ['a cross-namespace backend (no ReferenceGrant is honoured)', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: other, namespace: pay, port: 80 }] }] }', 'True/Accepted', 'False/RefNotPermitted', 'pay/other'],
   ['a missing mirror backend', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: shadow, port: 80 } } }], backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'spec.rules[0].filters[0].requestMirror.backendRef'],
