@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { toMeshError } from '../../common/errors.js';
 import { AdminServer } from '../../common/admin-server.js';
 import { formatProblem } from './model/index.js';
-import { ManifestSource, type ClusterSource, type SourceSnapshot } from './sources/index.js';
+import { KubeSource, ManifestSource, type ClusterSource, type SourceSnapshot } from './sources/index.js';
 import { ConfigModel } from './views/index.js';
 import { ConfigServer } from './server/config-server.js';
 import { TokenFileAuth, type NodeAuth } from './server/auth.js';
@@ -136,7 +136,7 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
     snapshot = s;
     metrics.objectsRejected.set(s.problems.length);
     for (const p of s.problems) log.warn({ code: 'MESH_ERR_MANIFEST' }, `object rejected: ${formatProblem(p)}`);
-    routeStatus = routeStatuses(s.resources, s.problems);
+    routeStatus = routeStatuses(s.resources, s.problems, source instanceof KubeSource ? source.routeHeads() : undefined);
     logRouteStatus(log, routeStatus, routeStatusSeen);
     const t0 = performance.now();
     const delta = model.update(s.resources);

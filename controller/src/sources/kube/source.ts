@@ -207,14 +207,17 @@ export class KubeSource extends EventEmitter implements ClusterSource {
     }, this.#o.coalesceMs ?? 20);
   }
 
+  /** What the API shows of every route (valid or not): generation and parentRefs of its latest version. */
+  routeHeads(): Map<string, RouteHead> {
+    return new Map([...this.#store.routes()].map(([k, o]) => [k, o.head]));
+  }
+
   /** Recomputes every route's status when the cluster or a route object changed; the writer PATCHes what differs. */
   #writeRouteStatus(): void {
     const at = `${this.#store.version}/${this.#store.routeVersion}`;
     if (!this.#statusWriter || !this.#snapshot || at === this.#statusAt) return;
     this.#statusAt = at;
-    const objects = this.#store.routes();
-    const heads = new Map<string, RouteHead>([...objects].map(([k, o]) => [k, o.head]));
-    this.#statusWriter.reconcile(routeStatuses(this.#snapshot.resources, this.#snapshot.problems, heads));
+    this.#statusWriter.reconcile(routeStatuses(this.#snapshot.resources, this.#snapshot.problems, this.routeHeads()));
   }
 
   /** Builds a snapshot if the store changed since the last one; emits 'update' when asked. */
