@@ -310,3 +310,22 @@ test('status writer: bounded tries on 5xx, reported, then retried at the resync;
     await quiet.close();
   }
 });
+
+test('status writer: close() aborts the request in flight (nothing holds the process)', async () => {
+  let closedByClient: (() => void) | undefined;
+  const gone = new Promise<void>((r) => { closedByClient = r; });
+  const srv = http.createServer((req) => { req.socket.on('close', () => closedByClient!()); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const w = writerFor(`http://127.0.0.1:${(srv.address() as { port: number }).port}`, [], []);
+  try {
+    w.reconcile([WANT]);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    w.close();
+    await gone;
+    assert.ok(Date.now() - t0 < 1000, 'the socket closed at once');
+    assert.deepEqual(w.stats, { patches: 0, conflicts: 0, failures: 0 });
+  } finally {
+    await new Promise((r) => { srv.close(r); });
+  }
+});

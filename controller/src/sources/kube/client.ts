@@ -99,7 +99,7 @@ export class KubeClient {
    * One request with a JSON body (a PATCH of a status subresource, a GET of one object): resolves
    * with the status and body whatever the status; rejects with MESH_ERR_KUBE_API on transport errors.
    */
-  async call(method: string, urlPath: string, body: unknown, contentType = 'application/json', timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  async call(method: string, urlPath: string, body: unknown, contentType = 'application/json', timeoutMs = 10_000, signal?: AbortSignal): Promise<{ status: number; body: string }> {
     const url = new URL(this.server.replace(/\/+$/, '') + urlPath);
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const opts: https.RequestOptions = { headers: { Accept: 'application/json', 'User-Agent': 'nodemesh-controller', ...(data ? { 'Content-Type': contentType, 'Content-Length': String(data.length) } : {}) } };
@@ -110,7 +110,7 @@ export class KubeClient {
     }
     const mod = url.protocol === 'http:' ? http : https;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { ...opts, method }, (res) => {
+      const req = mod.request(url, { ...opts, method, ...(signal ? { signal } : {}) }, (res) => {
         readBody(res, 16 * 1024 * 1024).then((b) => resolve({ status: res.statusCode ?? 0, body: b }), (e: Error) => reject(new KubeApiError('MESH_ERR_KUBE_API', 0, `${method} ${url.pathname}: ${e.message}`, { cause: e })));
       });
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));

@@ -86,6 +86,8 @@ export class RouteStatusWriter {
   #draining = false;
   #closed = false;
   #resync: NodeJS.Timeout | undefined;
+  /** aborts the request in flight on close(), so nothing of the writer holds the process */
+  readonly #abort = new AbortController();
   #stats = { patches: 0, conflicts: 0, failures: 0 };
 
   constructor(client: KubeClient, types: readonly KubeType[], objects: () => ReadonlyMap<string, RouteObject>, report: (e: MeshError) => void, o: StatusWriterOptions = {}) {
@@ -120,6 +122,7 @@ export class RouteStatusWriter {
 
   close(): void {
     this.#closed = true;
+    this.#abort.abort();
     this.#pending.clear();
     if (this.#resync) clearTimeout(this.#resync);
   }
@@ -161,7 +164,7 @@ export class RouteStatusWriter {
       const body = { metadata: { ...(rv !== undefined ? { resourceVersion: rv } : {}) }, status: { parents: mergeParents(parents, d.parents) } };
       let res: { status: number; body: string };
       try {
-        res = await this.#client.call('PATCH', this.#path(d), body, 'application/merge-patch+json');
+        res = await this.#client.call('PATCH', this.#path(d), body, 'application/merge-patch+json', 10_000, this.#abort.signal);
       } catch (e) {
         last = (e as Error).message;
         continue;
@@ -193,7 +196,7 @@ export class RouteStatusWriter {
 
   /** The object's current status parents and resourceVersion; null when it is gone. */
   async #read(d: RouteStatus): Promise<{ parents: unknown[]; rv: string | undefined } | null | undefined> {
-    const res = await this.#client.call('GET', this.#path(d), undefined);
+    const res = await this.#client.call('GET', this.#path(d), undefined, 'application/json', 10_000, this.#abort.signal);
     if (res.status === 404) return null;
     if (res.status !== 200) return undefined;
     const o: unknown = JSON.parse(res.body);
