@@ -1,6 +1,7 @@
 // Route status as the Gateway API defines it for mesh (GAMMA): per Service parentRef, Accepted
 // (the parent Service and port exist; a rejected route is UnsupportedValue with its field path) and
-// ResolvedRefs (every backendRef is a Service of the route's namespace with that port). Pure: the
+// ResolvedRefs (every backendRef is an existing Service with that TCP port, in any namespace: GEP-1294
+// needs no ReferenceGrant for mesh routes, which augment Services rather than expose them). Pure: the
 // Kubernetes source writes it back, the admin endpoint serves it in manifest mode.
 
 import type { ClusterResources, ManifestProblem, Route, RouteParentRef, Service } from '../model/index.js';
@@ -52,14 +53,14 @@ function parentAccepted(res: ClusterResources, routeNs: string, p: RouteParentRe
   return cond('Accepted', true, 'Accepted', `accepted by ${CONTROLLER_NAME}`, generation);
 }
 
-interface RefProblem { readonly reason: 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound'; readonly message: string }
+interface RefProblem { readonly reason: 'InvalidKind' | 'BackendNotFound'; readonly message: string }
 
 /** Why one backend reference does not resolve, or undefined when it does. */
 export function backendProblem(res: ClusterResources, routeNs: string, b: BackendObjectRef, where: string): RefProblem | undefined {
   if (b.group !== '' || b.kind !== 'Service') return { reason: 'InvalidKind', message: `${where}: ${b.group ? `${b.group}/` : ''}${b.kind} is not a supported backend kind (only core Services)` };
+  // a backend in another namespace needs no ReferenceGrant in a mesh (GEP-1294 "Namespace boundaries"):
+  // the route reaches nothing its clients could not reach already; AuthorizationPolicy still applies
   const ns = b.namespace ?? routeNs;
-  // ReferenceGrant is not served: a backend in another namespace is never permitted
-  if (ns !== routeNs) return { reason: 'RefNotPermitted', message: `${where}: Service ${ns}/${b.name} is in another namespace and no ReferenceGrant is honoured; use a Service in ${routeNs}` };
   const svc: Service | undefined = res.services.get(`${ns}/${b.name}`);
   if (!svc) return { reason: 'BackendNotFound', message: `${where}: Service ${ns}/${b.name} does not exist` };
   if (b.port !== undefined && !svc.ports.some((sp) => sp.port === b.port && sp.protocol === 'TCP')) return { reason: 'BackendNotFound', message: `${where}: Service ${ns}/${b.name} has no TCP port ${b.port}` };
