@@ -47,6 +47,8 @@ function parentAccepted(res: ClusterResources, routeNs: string, p: RouteParentRe
   const ns = p.namespace ?? routeNs;
   const svc = res.services.get(`${ns}/${p.name}`);
   if (!svc) return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} does not exist; create it or fix spec.parentRefs`, generation);
+  // GEP-1294: a headless Service has no frontend (no cluster IP to capture) and is no parent
+  if (!svc.clusterIP) return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} is headless (no cluster IP): mesh routes attach to a Service's cluster IP`, generation);
   if (p.port !== undefined && !svc.ports.some((sp) => sp.port === p.port && sp.protocol === 'TCP')) {
     return cond('Accepted', false, 'NoMatchingParent', `parent Service ${ns}/${p.name} has no TCP port ${p.port} (ports: ${svc.ports.map((sp) => `${sp.port}/${sp.protocol}`).join(', ')})`, generation);
   }

@@ -39,6 +39,11 @@ apiVersion: v1
 kind: Service
 metadata: { name: dns, namespace: shop }
 spec: { clusterIP: 10.96.0.13, ports: [{ port: 53, protocol: UDP }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: headless, namespace: shop }
+spec: { clusterIP: None, selector: { app: web }, ports: [{ port: 80 }] }
 `;
 
 const httpRoute = (name: string, spec: string, extra = ''): string => `---
@@ -63,6 +68,7 @@ const ROWS: Array<[string, string, string, string | undefined, string?]> = [
   ['a route with every reference resolved', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v2, port: 8080, weight: 90 }, { name: web, port: 80, weight: 10 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a parent without a port', '{ parentRefs: [{ group: "", kind: Service, name: web }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a missing parent Service', '{ parentRefs: [{ group: "", kind: Service, name: nope, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'shop/nope does not exist'],
+  ['a headless parent Service', '{ parentRefs: [{ group: "", kind: Service, name: headless, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'shop/headless is headless'],
   ['a parent port the Service lacks', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 81 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'False/NoMatchingParent', 'True/ResolvedRefs', 'has no TCP port 81 (ports: 80/TCP)'],
   ['a parent Service of another namespace (a consumer route)', '{ parentRefs: [{ group: "", kind: Service, name: other, namespace: pay, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }', 'True/Accepted', 'True/ResolvedRefs'],
   ['a missing backend Service', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web-v3, port: 8080 }] }] }', 'True/Accepted', 'False/BackendNotFound', 'shop/web-v3 does not exist'],
