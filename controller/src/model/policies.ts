@@ -4,6 +4,7 @@
 
 import type { Policy } from './types.js';
 import type { FaultPolicy, RateLimitPolicy } from './route-types.js';
+import { MeshError } from '../../../common/errors.js';
 import { Invalid, isObj, obj, type Obj } from './fields.js';
 import { durationMs } from './route-syntax.js';
 
@@ -36,7 +37,7 @@ function specOf(p: Policy, kind: string): Obj {
 }
 
 /** FaultPolicy → typed; Invalid with the field path (at least one of delay and abort; percentages default 100). */
-export function faultPolicyOf(p: Policy): FaultPolicy {
+function faultPolicy(p: Policy): FaultPolicy {
   const spec = specOf(p, 'FaultPolicy');
   if (spec.delay === undefined && spec.abort === undefined) throw new Invalid('spec', 'at least one of delay or abort must be set');
   let delay: FaultPolicy['delay'];
@@ -55,7 +56,7 @@ export function faultPolicyOf(p: Policy): FaultPolicy {
 }
 
 /** RateLimitPolicy → typed; burst defaults to requestsPerSecond. */
-export function rateLimitPolicyOf(p: Policy): RateLimitPolicy {
+function rateLimitPolicy(p: Policy): RateLimitPolicy {
   const spec = specOf(p, 'RateLimitPolicy');
   const rate = (v: unknown, path: string): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1_000_000) throw new Invalid(path, `must be an integer in 1..1000000, got ${JSON.stringify(v)}`);
@@ -66,5 +67,22 @@ export function rateLimitPolicyOf(p: Policy): RateLimitPolicy {
   return Object.freeze({ namespace: p.namespace, name: p.name, targetRef: targetRef(spec), requestsPerSecond, burst });
 }
 
-/** Typed checks of the policy kinds that have them, run by the converter so both sources reject alike. */
-export const POLICY_CHECKS: Readonly<Record<string, (p: Policy) => unknown>> = { FaultPolicy: faultPolicyOf, RateLimitPolicy: rateLimitPolicyOf };
+/** Typed checks of the policy kinds that have them, run by the converter so both sources reject alike (Invalid). */
+export const POLICY_CHECKS: Readonly<Record<string, (p: Policy) => unknown>> = { FaultPolicy: faultPolicy, RateLimitPolicy: rateLimitPolicy };
+
+/** For other folders: an invalid policy is a MESH_ERR_CONFIG naming the object and the field path. */
+function boundary<T>(of: (p: Policy) => T): (p: Policy) => T {
+  return (p) => {
+    try {
+      return of(p);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      throw new MeshError('MESH_ERR_CONFIG', `${p.kind} ${p.namespace}/${p.name}: ${e.path}: ${e.message}; fix the object (the controller rejects it too)`, { cause: e });
+    }
+  };
+}
+
+/** A FaultPolicy (validated by the converter) as the typed FaultPolicy; MESH_ERR_CONFIG if it is not one. */
+export const faultPolicyOf: (p: Policy) => FaultPolicy = boundary(faultPolicy);
+/** A RateLimitPolicy as the typed RateLimitPolicy (burst defaults to the rate); MESH_ERR_CONFIG if it is not one. */
+export const rateLimitPolicyOf: (p: Policy) => RateLimitPolicy = boundary(rateLimitPolicy);

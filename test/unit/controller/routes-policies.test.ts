@@ -8,6 +8,7 @@ import { faultPolicyOf, parseManifests, rateLimitPolicyOf, resourcesFrom, setCrd
 import { ConfigModel } from '../../../controller/src/views/index.js';
 import { configServiceDefinition, fromWire, toWire } from '../../../controller/src/grpc/index.js';
 import { REPO_ROOT } from '../../kube/procs.js';
+import { MeshError } from '../../../common/errors.js';
 
 setCrdDir(path.join(REPO_ROOT, 'deploy', 'crds'));
 
@@ -146,4 +147,10 @@ test('appProtocol and opaque survive the config stream (proto fields 6 and 7); a
   const fault = back.upserts.find((x) => x.type === 'policy' && x.key === 'FaultPolicy/shop/p');
   assert.ok(fault && fault.type === 'policy');
   assert.deepEqual(faultPolicyOf(fault.value).abort, { httpStatus: 503, percent: 100 });
+});
+
+test('faultPolicyOf / rateLimitPolicyOf on an object that is not valid: MESH_ERR_CONFIG naming it and the field path', () => {
+  const p: Policy = { kind: 'FaultPolicy', namespace: 'shop', name: 'bad', spec: { targetRef: { kind: 'Service', name: 'web' }, abort: { httpStatus: 99 } } };
+  assert.throws(() => faultPolicyOf(p), (e: unknown) => e instanceof MeshError && e.code === 'MESH_ERR_CONFIG' && /^FaultPolicy shop\/bad: spec\.abort\.httpStatus: must be an integer in 200\.\.599/.test(e.message));
+  assert.throws(() => rateLimitPolicyOf(p), (e: unknown) => e instanceof MeshError && /expected a RateLimitPolicy/.test(e.message));
 });
