@@ -8,13 +8,14 @@ import type { ServiceCfg } from '../../../controller/src/views/index.js';
 import type { NodeView, Policy, Workload } from '../state/index.js';
 import { MESH_ROOT_NAMESPACE, enrolledByIp } from '../state/index.js';
 import { parseCidr, parseIpv4 } from './evaluate.js';
-import type { AuthzAction, TableAuthz, TableAuthzPolicy, TableAuthzRule, TableAuthzSource, TableAuthzWorkload, TlsMode } from './types.js';
+import { workloadNeedsHttp } from './http.js';
+import type { AuthzAction, TableAuthz, TableAuthzHttp, TableAuthzPolicy, TableAuthzRule, TableAuthzSource, TableAuthzWorkload, TlsMode } from './types.js';
 
 type Obj = Record<string, unknown>;
 
 interface TlsSpec { readonly name: string; readonly namespace: string; readonly selector?: Labels; readonly mode: TlsMode; readonly portModes: readonly { port: number; mode: TlsMode }[] }
 
-interface Operation { readonly ports?: readonly number[]; readonly l7: boolean }
+interface Operation { readonly ports?: readonly number[]; readonly http: TableAuthzHttp | null }
 interface AuthzSpec {
   readonly name: string;
   readonly namespace: string;
@@ -61,10 +62,14 @@ export function compileAuthz(view: NodeView): TableAuthz {
     return na < nb ? -1 : na > nb ? 1 : a < b ? -1 : a > b ? 1 : 0;
   });
   const index = new Map(order.map((k, i) => [k, i]));
+  const policies = order.map((k) => compiled.get(k)!.policy);
   return {
     trustDomain: view.trustDomain,
-    workloads: workloads.map(({ w, keys }) => ({ ...w, policies: keys.map((k) => index.get(k)!).sort((a, b) => a - b) })),
-    policies: order.map((k) => compiled.get(k)!.policy),
+    workloads: workloads.map(({ w, keys }) => {
+      const idx = keys.map((k) => index.get(k)!).sort((a, b) => a - b);
+      return { ...w, policies: idx, needsHttp: workloadNeedsHttp({ policies }, idx) };
+    }),
+    policies,
   };
 }
 
@@ -94,10 +99,10 @@ function compilePolicy(a: AuthzSpec, w: Workload, svc: ServiceCfg | null): Table
   const rules: TableAuthzRule[] = [];
   for (const r of a.rules) {
     if (r.to === null) {
-      rules.push({ from: r.from, ports: null, l7: false });
+      rules.push({ from: r.from, ports: null, l7: false, http: null });
       continue;
     }
-    for (const op of r.to) rules.push({ from: r.from, ports: op.ports ? podPorts(op.ports, w, svc, a.action) : null, l7: op.l7 });
+    for (const op of r.to) rules.push({ from: r.from, ports: op.ports ? podPorts(op.ports, w, svc, a.action) : null, l7: op.http !== null, http: op.http });
   }
   return { name: `${a.namespace}/${a.name}`, action: a.action, rules };
 }
@@ -215,13 +220,55 @@ function readAuthz(p: Policy): AuthzSpec {
     const to = rule.to === undefined ? null : r.list(rule.to, `${rp}.to`).map((o, j): Operation => {
       const op = r.obj(o, `${rp}.to[${j}]`);
       const ports = op.ports === undefined ? undefined : r.list(op.ports, `${rp}.to[${j}].ports`).map((v, k) => r.port(v, `${rp}.to[${j}].ports[${k}]`));
-      if (op.methods !== undefined) r.strs(op.methods, `${rp}.to[${j}].methods`);
-      if (op.paths !== undefined) r.strs(op.paths, `${rp}.to[${j}].paths`);
-      return { ...(ports ? { ports } : {}), l7: op.methods !== undefined || op.paths !== undefined };
+      return { ...(ports ? { ports } : {}), http: operationHttp(r, op, `${rp}.to[${j}]`) };
     });
     return { from, to };
   });
   return { name: p.name, namespace: p.namespace, ...(targetRef ? { targetRef } : {}), ...(selector ? { selector } : {}), action, rules };
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** "*", or a value with at most one '*', as its first or its last character. */
+function starPattern(r: Reader, v: unknown, path: string): string {
+  const s = r.str(v, path);
+  const inner = s.length > 1 && s.startsWith('*') && s.endsWith('*');
+  if (s !== '*' && (inner || s.slice(1, -1).includes('*'))) r.bad(path, `${JSON.stringify(s)}: '*' may only be the whole value, its first or its last character`);
+  return s;
+}
+
+/** The HTTP fields of an operation (null: none, the operation is L4); hosts and header names lowercased. */
+function operationHttp(r: Reader, op: Obj, path: string): TableAuthzHttp | null {
+  const out: { -readonly [K in keyof TableAuthzHttp]: TableAuthzHttp[K] } = {};
+  for (const k of ['methods', 'notMethods'] as const) {
+    if (op[k] !== undefined) out[k] = r.list(op[k], `${path}.${k}`).map((m, i) => r.oneOf(m, `${path}.${k}[${i}]`, METHODS));
+  }
+  for (const k of ['paths', 'notPaths'] as const) {
+    if (op[k] === undefined) continue;
+    out[k] = r.list(op[k], `${path}.${k}`).map((x, i) => {
+      const p = starPattern(r, x, `${path}.${k}[${i}]`);
+      return p.startsWith('/') || p.startsWith('*') ? p : r.bad(`${path}.${k}[${i}]`, `${JSON.stringify(p)} must start with '/' or '*'`);
+    });
+  }
+  for (const k of ['hosts', 'notHosts'] as const) {
+    if (op[k] !== undefined) out[k] = r.list(op[k], `${path}.${k}`).map((x, i) => starPattern(r, x, `${path}.${k}[${i}]`).toLowerCase());
+  }
+  if (op.headers !== undefined) {
+    const hp = `${path}.headers`;
+    const byName = new Map<string, string[]>();
+    for (const [name, values] of Object.entries(r.obj(op.headers, hp))) {
+      if (!TOKEN.test(name)) r.bad(`${hp}.${name}`, 'is not an HTTP header name');
+      const lower = name.toLowerCase();
+      if (byName.has(lower)) r.bad(`${hp}.${name}`, `is listed twice (header names are case-insensitive)`);
+      const vs = r.list(values, `${hp}.${name}`).map((x, i) => starPattern(r, x, `${hp}.${name}[${i}]`));
+      if (vs.length === 0) r.bad(`${hp}.${name}`, 'must list at least one value');
+      byName.set(lower, vs);
+    }
+    if (byName.size === 0) r.bad(hp, 'must name at least one header');
+    out.headers = [...byName.keys()].sort().map((name) => ({ name, values: byName.get(name)! }));
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }
 
 function source(r: Reader, v: unknown, path: string): TableAuthzSource {

@@ -1,8 +1,9 @@
-// Pure evaluation of inbound authorization over a compiled TableAuthz: mTLS mode, then DENY,
-// AUDIT and ALLOW policies, then the workload's default policy. native/src/proxy/authz.rs is the
-// same algorithm line for line; test/fixtures/authz/cases.json holds the rows both must agree on.
+// Pure evaluation of inbound authorization over a compiled TableAuthz, per connection or per HTTP
+// request: mTLS mode, then DENY, AUDIT and ALLOW policies, then the workload's default policy.
+// native/src/proxy/authz.rs is the same algorithm; test/fixtures/authz/cases.json holds the rows.
 
-import type { AuthzInput, AuthzVerdict, TableAuthz, TableAuthzPolicy, TableAuthzRule, TableAuthzSource, TableAuthzWorkload, TlsMode } from './types.js';
+import { httpMatches } from './http.js';
+import type { AuthzHttpRequest, AuthzInput, AuthzVerdict, TableAuthz, TableAuthzPolicy, TableAuthzRule, TableAuthzSource, TableAuthzWorkload, TlsMode } from './types.js';
 import { MESH_DEFAULT_POLICY } from './types.js';
 
 const NO_WORKLOAD: AuthzVerdict = Object.freeze({ allow: true, code: '', policy: '', audit: '' });
@@ -15,8 +16,12 @@ const NO_WORKLOAD: AuthzVerdict = Object.freeze({ allow: true, code: '', policy:
  *    noted in every later verdict; when ALLOW policies apply, the first matching one allows and
  *    none matching denies, naming the first ALLOW policy;
  * 4. otherwise the default policy decides, named "default:<policy>".
+ * A rule matches when its from, its ports and its HTTP fields match. With no HTTP request (a TCP
+ * connection) a rule with HTTP fields never matches in an ALLOW or AUDIT policy and matches on its
+ * other fields alone in a DENY policy (Istio: HTTP-only fields on TCP traffic make an ALLOW rule
+ * invalid, ignored, and a DENY rule more restrictive). With a request, every field is matched.
  */
-export function authorize(t: TableAuthz, i: AuthzInput): AuthzVerdict {
+export function authorize(t: TableAuthz, i: AuthzInput, http?: AuthzHttpRequest): AuthzVerdict {
   const w = t.workloads.find((x) => x.ip === i.dstIp);
   if (!w) return NO_WORKLOAD;
   if (modeAt(w, i.dstPort) === 'STRICT' && i.transport === 'plaintext') {
@@ -31,14 +36,14 @@ export function authorize(t: TableAuthz, i: AuthzInput): AuthzVerdict {
     if (!p) throw new RangeError(`workload ${w.ip}: policy index ${idx} is out of range`);
     switch (p.action) {
       case 'DENY':
-        if (!deny && policyMatches(p, i)) deny = p.name;
+        if (!deny && policyMatches(p, i, http)) deny = p.name;
         break;
       case 'AUDIT':
-        if (!audit && policyMatches(p, i)) audit = p.name;
+        if (!audit && policyMatches(p, i, http)) audit = p.name;
         break;
       case 'ALLOW':
         if (!firstAllow) firstAllow = p.name;
-        if (!allowed && policyMatches(p, i)) allowed = p.name;
+        if (!allowed && policyMatches(p, i, http)) allowed = p.name;
         break;
     }
   }
@@ -61,14 +66,15 @@ function defaultAllows(policy: TableAuthzWorkload['defaultPolicy'], identity: st
   }
 }
 
-function policyMatches(p: TableAuthzPolicy, i: AuthzInput): boolean {
-  return p.rules.some((r) => ruleMatches(r, p.action === 'DENY', i));
+function policyMatches(p: TableAuthzPolicy, i: AuthzInput, http: AuthzHttpRequest | undefined): boolean {
+  return p.rules.some((r) => ruleMatches(r, p.action === 'DENY', i, http));
 }
 
-/** An L7 rule never matches for ALLOW and AUDIT; for DENY it matches on its L4 fields alone. */
-function ruleMatches(r: TableAuthzRule, deny: boolean, i: AuthzInput): boolean {
-  if (r.l7 && !deny) return false;
+/** Without a request an L7 rule never matches for ALLOW and AUDIT; for DENY it matches on its L4 fields alone. */
+function ruleMatches(r: TableAuthzRule, deny: boolean, i: AuthzInput, http: AuthzHttpRequest | undefined): boolean {
+  if (r.l7 && !http && !deny) return false;
   if (r.ports !== null && !r.ports.includes(i.dstPort)) return false;
+  if (r.l7 && http && !httpMatches(r.http ?? {}, http)) return false;
   return r.from === null || r.from.some((s) => sourceMatches(s, i));
 }
 

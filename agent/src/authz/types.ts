@@ -20,14 +20,36 @@ export interface TableAuthzSource {
   readonly ipBlocks?: readonly string[];
 }
 
-/** One (rule, operation) pair of a policy, flattened: matches when from and ports both match. */
+/**
+ * The HTTP fields of one operation (Istio's to.operation): it matches a request when every field
+ * it sets matches. Values are exact, a prefix ("/api/*"), a suffix ("*.css") or "*" (any; for a
+ * header: present). Hosts and header names are lowercase; paths match the normalized path.
+ */
+export interface TableAuthzHttp {
+  readonly methods?: readonly string[];
+  readonly notMethods?: readonly string[];
+  readonly paths?: readonly string[];
+  readonly notPaths?: readonly string[];
+  /** the request's host (Host / :authority without its port) */
+  readonly hosts?: readonly string[];
+  readonly notHosts?: readonly string[];
+  /** sorted by name; each named header must be present with a value matching one of its values */
+  readonly headers?: readonly { readonly name: string; readonly values: readonly string[] }[];
+}
+
+/** One (rule, operation) pair of a policy, flattened: matches when from, ports and http all match. */
 export interface TableAuthzRule {
   /** null: any source; otherwise any entry matching */
   readonly from: readonly TableAuthzSource[] | null;
   /** pod (target) ports; null: any port */
   readonly ports: readonly number[] | null;
-  /** the operation has HTTP fields (methods, paths): an ALLOW or AUDIT never matches at L4, a DENY matches ignoring them */
+  /**
+   * the operation has HTTP fields (http is set): for a connection with no HTTP request (TCP), an
+   * ALLOW or AUDIT rule never matches and a DENY rule matches ignoring them (Istio's rule)
+   */
   readonly l7: boolean;
+  /** the HTTP fields; null (or absent) exactly when l7 is false */
+  readonly http?: TableAuthzHttp | null;
 }
 
 export interface TableAuthzPolicy {
@@ -48,6 +70,12 @@ export interface TableAuthzWorkload {
   readonly defaultPolicy: DefaultInboundPolicy;
   /** indexes into TableAuthz.policies, in evaluation order */
   readonly policies: readonly number[];
+  /**
+   * whether deciding needs the HTTP request (a policy has an L7 rule for the port): false none,
+   * true every port, else those pod ports, sorted. The inbound path parses HTTP on these ports and
+   * authorizes each request; elsewhere the connection's verdict is final. Absent: false.
+   */
+  readonly needsHttp?: boolean | readonly number[];
 }
 
 export interface TableAuthz {
@@ -70,6 +98,18 @@ export interface AuthzInput {
   readonly identity: string | null;
   /** mtls: over HBONE; local: from an enrolled pod of this node; plaintext: captured on :15006 */
   readonly transport: Transport;
+}
+
+/**
+ * The request an L7 rule is matched against: the RequestHead of agent/src/routing/table.ts
+ * (lowercase header names, repeated headers joined with ','; authority possibly with a port).
+ */
+export interface AuthzHttpRequest {
+  readonly method: string;
+  readonly authority: string;
+  /** the path only, as received: matching normalizes it (normalizePath) */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export type AuthzCode = '' | 'MESH_ERR_AUTHZ_DENIED' | 'MESH_ERR_MTLS_REQUIRED';

@@ -1,5 +1,6 @@
-// Table-driven tests of authorize(): every row of test/fixtures/authz/cases.json (the same rows the
-// native Authz::evaluate must satisfy, `cargo test authz`), plus the glob and CIDR helpers.
+// Table-driven tests of authorize(): every row of test/fixtures/authz/cases.json, per TCP connection
+// or per HTTP request (the same rows native Authz::evaluate_request must satisfy, `cargo test authz`),
+// plus the glob and CIDR helpers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, globMatches, identityNamespace, parseCidr, parseIpv4 } from '../../../agent/src/authz/index.js';
@@ -7,16 +8,18 @@ import { cases } from './cluster.js';
 
 const { tables } = cases();
 
+
 test('cases.json holds the shared tables and enough rows', () => {
-  assert.deepEqual(tables.map((t) => t.name), ['semantics', 'compiled']);
-  assert.ok(tables.reduce((n, t) => n + t.rows.length, 0) >= 80);
+  assert.deepEqual(tables.map((t) => t.name), ['semantics', 'compiled', 'http']);
+  assert.ok(tables.reduce((n, t) => n + t.rows.length, 0) >= 160);
+  assert.ok(tables.reduce((n, t) => n + t.rows.filter((r) => r.http).length, 0) >= 60, 'rows with an HTTP request');
   for (const t of tables) assert.equal(new Set(t.rows.map((r) => r.name)).size, t.rows.length, `${t.name}: row names are unique`);
 });
 
 for (const t of tables) {
   for (const r of t.rows) {
     test(`authorize [${t.name}]: ${r.name}`, () => {
-      assert.deepEqual(authorize(t.table, r.input), r.want);
+      assert.deepEqual(authorize(t.table, r.input, r.http), r.want);
     });
   }
 }
@@ -24,7 +27,7 @@ for (const t of tables) {
 test('authorize is pure: the same input gives the same verdict and the table is untouched', () => {
   const t = tables[0]!;
   const before = JSON.stringify(t.table);
-  for (const r of t.rows) assert.deepEqual(authorize(t.table, r.input), authorize(t.table, r.input));
+  for (const r of t.rows) assert.deepEqual(authorize(t.table, r.input, r.http), authorize(t.table, r.input, r.http));
   assert.equal(JSON.stringify(t.table), before);
 });
 

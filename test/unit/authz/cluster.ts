@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { IndexAllocator, buildNodeView, type NodeView } from '../../../agent/src/state/index.js';
-import type { TableAuthz } from '../../../agent/src/authz/index.js';
+import type { AuthzHttpRequest, TableAuthz } from '../../../agent/src/authz/index.js';
 import { parseManifests, resourcesFrom } from '../../../controller/src/model/index.js';
 import { nodeConfigFrom, type MeshCfg, type NodeConfig } from '../../../controller/src/views/index.js';
 import { REPO_ROOT } from '../../kube/procs.js';
@@ -47,6 +47,8 @@ export const CLUSTER_YAML = [
   authz('shop', 'route-deny', '{ targetRef: { group: gateway.networking.k8s.io, kind: HTTPRoute, name: web-split }, action: DENY, rules: [{}] }'),
   authz('shop', 'missing-svc', '{ targetRef: { kind: Service, name: nope }, rules: [] }'),
   authz('pay', 'api-allow', '{ selector: { matchLabels: { app: api } }, rules: [{ from: [{ namespaces: [shop] }] }] }'),
+  // L7 fields on one port: hosts and header names lowercased, headers sorted by name
+  authz('pay', 'api-l7', '{ selector: { matchLabels: { app: api } }, action: DENY, rules: [{ from: [{ namespaces: [shop] }], to: [{ ports: [7070], methods: [DELETE], notPaths: ["/v1/*"], hosts: ["API.pay.svc.cluster.local", "*.example.com"], headers: { X-Region: ["es-*"], user-agent: ["*iPhone"] } }] }] }'),
   authz('pay', 'other-ns', '{ targetRef: { kind: Namespace, name: shop }, rules: [] }'),
   authz('ops', 'ns-deny', '{ targetRef: { kind: Namespace, name: ops }, action: DENY, rules: [{ from: [{ ipBlocks: ["10.200.9.0/24", "10.200.8.8"] }] }] }'),
 ].join('');
@@ -66,6 +68,8 @@ export function clusterView(yaml = CLUSTER_YAML, mesh: MeshCfg | null = MESH): N
 
 export interface CaseRow {
   readonly name: string;
+  /** the HTTP request, absent for a TCP connection */
+  readonly http?: AuthzHttpRequest;
   readonly input: { dstIp: string; dstPort: number; srcIp: string; identity: string | null; transport: 'mtls' | 'local' | 'plaintext' };
   readonly want: { allow: boolean; code: string; policy: string; audit: string };
 }

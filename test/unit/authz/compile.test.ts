@@ -24,6 +24,21 @@ test('compileTable carries the authz part', () => {
   assert.deepEqual(compileTable(view, 1).authz, table);
 });
 
+test('L7 operations compile into http (hosts and header names lowercased, headers sorted) and needsHttp per workload', () => {
+  const api = byIp(table, '10.200.1.20')!;
+  assert.deepEqual(api.needsHttp, [7070]);
+  const l7 = table.policies.find((p) => p.name === 'pay/api-l7')!;
+  assert.deepEqual(l7.rules, [{
+    from: [{ namespaces: ['shop'] }], ports: [7070], l7: true,
+    http: { methods: ['DELETE'], notPaths: ['/v1/*'], hosts: ['api.pay.svc.cluster.local', '*.example.com'], headers: [{ name: 'user-agent', values: ['*iPhone'] }, { name: 'x-region', values: ['es-*'] }] },
+  }]);
+  // web-1: the DENY path rule on 8080 and the ops GET rule on 9001; web-2: the DENY on every port (unresolved named port)
+  assert.deepEqual(byIp(table, '10.200.1.10')!.needsHttp, [8080, 9001]);
+  assert.equal(byIp(table, '10.200.1.11')!.needsHttp, true);
+  assert.equal(byIp(table, '10.200.1.12')!.needsHttp, false);
+  for (const p of table.policies) for (const r of p.rules) assert.equal(r.l7, r.http !== null, `${p.name}: l7 exactly when http is set`);
+});
+
 test('enrolled pods of this node only, sorted by address', () => {
   assert.deepEqual(table.workloads.map((w) => w.ip), ['10.200.1.10', '10.200.1.11', '10.200.1.12', '10.200.1.13', '10.200.1.20', '10.200.1.21', '10.200.1.40']);
   assert.equal(table.trustDomain, 'cluster.local');
@@ -33,7 +48,7 @@ test('policy scopes: mesh-wide, namespace, selector, Service, Namespace target; 
   assert.deepEqual(names(table, '10.200.1.10'), ['nodemesh-system/deny-blocked', 'shop/audit-all', 'shop/web-deny-admin', 'shop/web-readers']);
   assert.deepEqual(names(table, '10.200.1.12'), ['nodemesh-system/deny-blocked', 'shop/audit-all', 'shop/db-allow']);
   assert.deepEqual(names(table, '10.200.1.13'), ['nodemesh-system/deny-blocked', 'shop/audit-all']);
-  assert.deepEqual(names(table, '10.200.1.20'), ['nodemesh-system/deny-blocked', 'pay/api-allow']);
+  assert.deepEqual(names(table, '10.200.1.20'), ['nodemesh-system/deny-blocked', 'pay/api-allow', 'pay/api-l7']);
   assert.deepEqual(names(table, '10.200.1.21'), ['nodemesh-system/deny-blocked']);
   assert.deepEqual(names(table, '10.200.1.40'), ['nodemesh-system/deny-blocked', 'ops/ns-deny']);
   const all = new Set(table.policies.map((p) => p.name));
@@ -104,6 +119,18 @@ test('a malformed policy spec (a skewed controller) is MESH_ERR_CONFIG with its 
     [{ rules: [{ to: [{ ports: [0] }] }] }, /spec\.rules\[0\]\.to\[0\]\.ports\[0\]: 0 is not a port/],
     [{ rules: {} }, /spec\.rules: must be a list/],
     [{ targetRef: { kind: 'Deployment', name: 'x' } }, /spec\.targetRef\.kind/],
+    [{ rules: [{ to: [{ methods: ['get'] }] }] }, /spec\.rules\[0\]\.to\[0\]\.methods\[0\]: must be one of GET, HEAD/],
+    [{ rules: [{ to: [{ notMethods: 'GET' }] }] }, /spec\.rules\[0\]\.to\[0\]\.notMethods: must be a list/],
+    [{ rules: [{ to: [{ paths: ['api/*'] }] }] }, /spec\.rules\[0\]\.to\[0\]\.paths\[0\]: "api\/\*" must start with '\/' or '\*'/],
+    [{ rules: [{ to: [{ notPaths: ['/a/*/b'] }] }] }, /spec\.rules\[0\]\.to\[0\]\.notPaths\[0\]: "\/a\/\*\/b": '\*' may only be/],
+    [{ rules: [{ to: [{ hosts: ['*web*'] }] }] }, /spec\.rules\[0\]\.to\[0\]\.hosts\[0\]: "\*web\*": '\*' may only be/],
+    [{ rules: [{ to: [{ notHosts: [''] }] }] }, /spec\.rules\[0\]\.to\[0\]\.notHosts\[0\]: must be a non-empty string/],
+    [{ rules: [{ to: [{ headers: [] }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers: must be a mapping/],
+    [{ rules: [{ to: [{ headers: {} }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers: must name at least one header/],
+    [{ rules: [{ to: [{ headers: { 'bad name': ['x'] } }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers\.bad name: is not an HTTP header name/],
+    [{ rules: [{ to: [{ headers: { 'X-A': ['1'], 'x-a': ['2'] } }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers\.x-a: is listed twice/],
+    [{ rules: [{ to: [{ headers: { 'x-a': [] } }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers\.x-a: must list at least one value/],
+    [{ rules: [{ to: [{ headers: { 'x-a': ['a*b'] } }] }] }, /spec\.rules\[0\]\.to\[0\]\.headers\.x-a\[0\]: "a\*b": '\*' may only be/],
   ];
   for (const [spec, re] of cases) {
     const bad = applyUpdate(cfg, { version: 99, full: false, upserts: [{ type: 'policy', key: 'AuthorizationPolicy/shop/x', value: { kind: 'AuthorizationPolicy', namespace: 'shop', name: 'x', spec } }], removes: [] });

@@ -94,6 +94,34 @@ test('the AuthorizationPolicy CRD rejects bad ipBlocks and actions at their fiel
   }
 });
 
+test('the AuthorizationPolicy CRD accepts every L7 field with its wildcard forms', () => {
+  const r = parseManifests('l7.yaml', `${head('l7')}spec: { action: DENY, rules: [{ to: [{ ports: [80], methods: [GET], notMethods: [POST], paths: ["/api/*", "*.css", "/x", "*"], notPaths: ["/private/*"], hosts: ["web.shop.svc.cluster.local", "*.example.com", "api.*", "*"], notHosts: ["evil.example.com"], headers: { user-agent: ["*iPhone"], x-region: ["es-south", "eu-*", "*"] } }] }] }\n`);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.objects.length, 1);
+});
+
+test('the AuthorizationPolicy CRD rejects malformed L7 fields at their field paths', () => {
+  const rows: [string, string][] = [
+    ['{ rules: [{ to: [{ methods: [get] }] }] }', 'spec.rules[0].to[0].methods[0]'],
+    ['{ rules: [{ to: [{ notMethods: [] }] }] }', 'spec.rules[0].to[0].notMethods'],
+    ['{ rules: [{ to: [{ paths: ["api"] }] }] }', 'spec.rules[0].to[0].paths[0]'],
+    ['{ rules: [{ to: [{ paths: ["/a/*/b"] }] }] }', 'spec.rules[0].to[0].paths[0]'],
+    ['{ rules: [{ to: [{ notPaths: ["/a?b"] }] }] }', 'spec.rules[0].to[0].notPaths[0]'],
+    ['{ rules: [{ to: [{ hosts: ["*web*"] }] }] }', 'spec.rules[0].to[0].hosts[0]'],
+    ['{ rules: [{ to: [{ notHosts: ["a b"] }] }] }', 'spec.rules[0].to[0].notHosts[0]'],
+    ['{ rules: [{ to: [{ headers: { x-a: "1" } }] }] }', 'spec.rules[0].to[0].headers.x-a'],
+    ['{ rules: [{ to: [{ headers: { x-a: [] } }] }] }', 'spec.rules[0].to[0].headers.x-a'],
+    ['{ rules: [{ to: [{ headers: { x-a: ["*a*"] } }] }] }', 'spec.rules[0].to[0].headers.x-a[0]'],
+    ['{ rules: [{ to: [{ headers: { x-a: [""] } }] }] }', 'spec.rules[0].to[0].headers.x-a[0]'],
+    ['{ rules: [{ to: [{ method: [GET] }] }] }', 'spec.rules[0].to[0].method'],
+  ];
+  for (const [spec, p] of rows) {
+    const r = parseManifests('bad.yaml', `${head('x')}spec: ${spec}\n`);
+    assert.equal(r.objects.length, 0, spec);
+    assert.equal(r.problems[0]?.path, p, `${spec}: ${r.problems[0]?.message}`);
+  }
+});
+
 test('an invalid policy version is rejected with its field path; the last valid one stays compiled', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'nm-authz-'));
   try {
