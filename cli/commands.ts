@@ -38,9 +38,15 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['workload', 'echo'],
-    usage: 'nodemesh workload echo [--http PORT] [--tcp PORT]',
-    summary: 'test server: HTTP answers what it saw as JSON, TCP echoes (half-close friendly)',
+    usage: 'nodemesh workload echo [--http PORT] [--h2c PORT] [--grpc PORT] [--tcp PORT] [--name SERVICE] [--version V] [--fail-rate 0..1 | --fail-every N] [--fail-status CODE]',
+    summary: 'test server: HTTP/1.1 (+WebSocket) and h2c answer what they saw as JSON (?status=, ?delay=, x-echo-set-header), gRPC echo with health and reflection, TCP echoes',
     load: async () => (await import('./workload.js')).workloadEcho,
+  },
+  {
+    words: ['workload', 'banner'],
+    usage: 'nodemesh workload banner --tcp PORT [--text TEXT]',
+    summary: 'server-first TCP test server: greets "220 <pod> ..." on accept (as SMTP), then echoes lines; QUIT closes',
+    load: async () => (await import('./workload-banner.js')).workloadBanner,
   },
   {
     words: ['workload', 'get'],

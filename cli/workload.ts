@@ -1,83 +1,99 @@
-// Test workloads for the simulated cluster: `workload echo` (an HTTP server that answers with what it
-// saw — pod, client address, request — and a half-close friendly TCP echo) and `workload get` (HTTP
-// GETs printing one JSON line per response), both tiny and dependency-free.
+// Test workloads for the simulated cluster: `workload echo` (HTTP/1.1 + WebSocket, h2c and gRPC
+// servers that answer who served and what they saw, with per-request controls and a flaky mode; a
+// half-close friendly TCP echo) and `workload get` (HTTP GETs printing one JSON line per response).
 
 import http from 'node:http';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import { MeshError } from '../common/errors.js';
 import { intFlag, parseFlags, usageError } from './args.js';
 import { usageOf } from './commands.js';
+import { echoIdentity, Flaky, parseEchoFlags, type EchoOptions, type FailPlan } from './workload-controls.js';
+import { listen, startH2cEcho, startHttpEcho } from './workload-http.js';
 
-const PORT_RANGE = { min: 1, max: 65535 };
-
-/** "::ffff:10.0.0.1" → "10.0.0.1" */
-export function plainAddress(a: string | undefined): string {
-  return (a ?? '').replace(/^::ffff:/, '');
-}
+export { plainAddress } from './workload-http.js';
 
 export interface EchoServers {
   readonly http?: http.Server;
   readonly tcp?: net.Server;
+  readonly h2c?: http2.Http2Server;
+  /** The bound gRPC port (grpc-js has no net.Server). */
+  readonly grpcPort?: number;
   close(): Promise<void>;
 }
 
-function listen(server: net.Server, port: number, host: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new MeshError('MESH_ERR_LISTEN', `${what} cannot listen on ${host}:${port}: ${e.message}; pick a free port`)));
-    server.listen(port, host, () => resolve());
-  });
+export interface StartEchoOptions {
+  readonly http?: number;
+  readonly tcp?: number;
+  readonly h2c?: number;
+  readonly grpc?: number;
+  readonly host?: string;
+  readonly name?: string;
+  readonly version?: string;
+  readonly fail?: FailPlan;
+  /** The draw behind --fail-rate (tests pass a seeded one). */
+  readonly random?: () => number;
 }
 
-/** Starts the echo servers (port 0 picks a free port; read it from server.address()). */
-export async function startEcho(opts: { http?: number; tcp?: number; host?: string }): Promise<EchoServers> {
+/** Starts the echo servers (port 0 picks a free port; read it from server.address() or grpcPort). */
+export async function startEcho(opts: StartEchoOptions): Promise<EchoServers> {
   const host = opts.host ?? '0.0.0.0';
-  const me = {
-    pod: process.env.POD_NAME ?? os.hostname(),
-    namespace: process.env.POD_NAMESPACE ?? '',
-    node: process.env.NODE_NAME ?? '',
-    podIP: process.env.POD_IP ?? '',
-  };
-  let hs: http.Server | undefined;
-  let ts: net.Server | undefined;
-  if (opts.http !== undefined) {
-    hs = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const body = JSON.stringify({
-          ...me,
-          client: { address: plainAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 },
-          method: req.method ?? '',
-          path: req.url ?? '/',
-          headers: req.headers,
-        });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  const id = echoIdentity(process.env, os.hostname(), { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.version !== undefined ? { version: opts.version } : {}) });
+  const ctx = { id, flaky: new Flaky(opts.fail, opts.random) };
+  const closers: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  const closeAll = (): Promise<void> => (closing ??= Promise.all(closers.map((c) => c())).then(() => undefined));
+  try {
+    let hs: http.Server | undefined;
+    let h2: http2.Http2Server | undefined;
+    let ts: net.Server | undefined;
+    let grpcPort: number | undefined;
+    if (opts.http !== undefined) {
+      const s = await startHttpEcho(ctx, opts.http, host);
+      closers.push(s.close);
+      hs = s.server;
+    }
+    if (opts.h2c !== undefined) {
+      const s = await startH2cEcho(ctx, opts.h2c, host);
+      closers.push(s.close);
+      h2 = s.server;
+    }
+    if (opts.tcp !== undefined) {
+      const t = net.createServer({ allowHalfOpen: true }, (s) => {
+        s.on('error', () => s.destroy());
+        s.pipe(s); // ends our side once the client's end has been read and everything echoed
       });
-    });
-    await listen(hs, opts.http, host, 'echo HTTP server');
+      await listen(t, opts.tcp, host, 'echo TCP server');
+      closers.push(() => new Promise<void>((r) => t.close(() => r())));
+      ts = t;
+    }
+    if (opts.grpc !== undefined) {
+      const { startGrpcEcho } = await import('./workload-grpc.js'); // grpc-js only when asked for
+      const g = await startGrpcEcho(id, ctx.flaky, opts.grpc, host);
+      closers.push(g.close);
+      grpcPort = g.port;
+    }
+    return { ...(hs ? { http: hs } : {}), ...(ts ? { tcp: ts } : {}), ...(h2 ? { h2c: h2 } : {}), ...(grpcPort !== undefined ? { grpcPort } : {}), close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
   }
-  if (opts.tcp !== undefined) {
-    ts = net.createServer({ allowHalfOpen: true }, (s) => {
-      s.on('error', () => s.destroy());
-      s.pipe(s); // ends our side once the client's end has been read and everything echoed
-    });
-    await listen(ts, opts.tcp, host, 'echo TCP server');
-  }
-  const close = async (): Promise<void> => {
-    hs?.closeAllConnections();
-    await Promise.all([hs, ts].filter((s): s is net.Server => s !== undefined).map((s) => new Promise<void>((r) => s.close(() => r()))));
-  };
-  return { ...(hs ? { http: hs } : {}), ...(ts ? { tcp: ts } : {}), close };
+}
+
+function describeOptions(o: EchoOptions): string {
+  const parts = (['http', 'h2c', 'grpc', 'tcp'] as const).filter((k) => o[k] !== undefined).map((k) => `${k}=${o[k]}`);
+  if (o.name) parts.push(`service=${o.name}`);
+  if (o.version) parts.push(`version=${o.version}`);
+  if (o.fail) parts.push(o.fail.every > 0 ? `fail-every=${o.fail.every}` : `fail-rate=${o.fail.rate}`, `fail-status=${o.fail.status}`);
+  return parts.join(' ');
 }
 
 export async function workloadEcho(argv: string[]): Promise<number> {
   const usage = usageOf(['workload', 'echo']);
-  const { values } = parseFlags(argv, { http: { type: 'string' }, tcp: { type: 'string' } }, usage);
-  const httpPort = intFlag(values, 'http', usage, PORT_RANGE);
-  const tcpPort = intFlag(values, 'tcp', usage, PORT_RANGE);
-  if (httpPort === undefined && tcpPort === undefined) throw usageError('give --http PORT, --tcp PORT or both', usage);
-  const servers = await startEcho({ ...(httpPort !== undefined ? { http: httpPort } : {}), ...(tcpPort !== undefined ? { tcp: tcpPort } : {}) });
-  process.stdout.write(`echo: pod ${process.env.POD_NAMESPACE ?? ''}/${process.env.POD_NAME ?? os.hostname()} listening${httpPort ? ` http=${httpPort}` : ''}${tcpPort ? ` tcp=${tcpPort}` : ''}\n`);
+  const o = parseEchoFlags(argv, usage);
+  const servers = await startEcho(o);
+  process.stdout.write(`echo: pod ${process.env.POD_NAMESPACE ?? ''}/${process.env.POD_NAME ?? os.hostname()} listening ${describeOptions(o)}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

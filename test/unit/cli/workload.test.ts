@@ -1,8 +1,11 @@
 // The test workloads on loopback (no root): the echo server's JSON view of a request, TCP echo
-// with half-close, and `workload get` output and failure behaviour.
+// with half-close, `workload get` output and failure behaviour, streaming POST, h2c with trailers
+// (node's own clients; the real-client checks are in test/integration/workloads.test.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -84,4 +87,89 @@ test('plainAddress strips the IPv4-mapped prefix', () => {
   assert.equal(plainAddress('::ffff:10.0.0.1'), '10.0.0.1');
   assert.equal(plainAddress('10.0.0.1'), '10.0.0.1');
   assert.equal(plainAddress(undefined), '');
+});
+
+test('HTTP POST is echoed as it streams: the first chunk comes back before the request ends', async () => {
+  const s = await startEcho({ http: 0, host: '127.0.0.1' });
+  try {
+    const got = await new Promise<{ first: string; all: string; status: number }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: port(s.http), method: 'POST', path: '/up', headers: { 'content-type': 'text/plain' }, agent: false }, (res) => {
+        let all = '';
+        let first = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (!first) { first = d; req.end('second'); } // the request is still open when the echo arrives
+          all += d;
+        });
+        res.on('end', () => resolve({ first, all, status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+      req.write('first-');
+      req.flushHeaders();
+    });
+    assert.deepEqual(got, { first: 'first-', all: 'first-second', status: 200 });
+  } finally {
+    await s.close();
+  }
+});
+
+test('h2c echo (node:http2 client): JSON with proto HTTP/2.0, POST body and trailers echoed, x-echo-set-trailer added', async () => {
+  process.env.POD_NAME = 'server-a';
+  const s = await startEcho({ h2c: 0, host: '127.0.0.1', version: 'v9' });
+  const session = http2.connect(`http://127.0.0.1:${port(s.h2c as unknown as net.Server)}`);
+  try {
+    const get = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const r = session.request({ ':path': '/x?status=202', 'x-a': '1' });
+      let body = '';
+      let headers: http2.IncomingHttpHeaders = {};
+      r.setEncoding('utf8').on('response', (h) => { headers = h; }).on('data', (d: string) => { body += d; }).on('end', () => resolve({ headers, body })).on('error', reject);
+      r.end();
+    });
+    assert.equal(get.headers[':status'], 202);
+    assert.equal(get.headers['x-echo-version'], 'v9');
+    const b = JSON.parse(get.body) as { proto: string; path: string; version: string; conformanceHeaders: Record<string, string[]> };
+    assert.deepEqual([b.proto, b.path, b.version, b.conformanceHeaders['X-A']], ['HTTP/2.0', '/x?status=202', 'v9', ['1']]);
+
+    const post = await new Promise<{ body: string; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+      const r = session.request({ ':method': 'POST', ':path': '/p', 'x-echo-set-trailer': 'x-added:yes' }, { waitForTrailers: true });
+      let body = '';
+      let trailers: http2.IncomingHttpHeaders = {};
+      r.on('wantTrailers', () => r.sendTrailers({ 'x-from-client': 'abc' }));
+      r.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('trailers', (t) => { trailers = t; }).on('end', () => resolve({ body, trailers })).on('error', reject);
+      r.end('payload');
+    });
+    assert.equal(post.body, 'payload');
+    assert.deepEqual([post.trailers['x-from-client'], post.trailers['x-added']], ['abc', 'yes']);
+  } finally {
+    session.close();
+    await s.close();
+  }
+});
+
+test('--fail-rate with a seeded draw fails exactly the drawn requests, with --fail-status', async () => {
+  const draws = [0.9, 0.1, 0.6, 0.3];
+  const s = await startEcho({ http: 0, host: '127.0.0.1', fail: { rate: 0.5, every: 0, status: 502 }, random: () => draws.shift() ?? 1 });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await httpGet(`http://127.0.0.1:${port(s.http)}/`, 2000)).status);
+    assert.deepEqual(statuses, [200, 502, 200, 502]);
+  } finally {
+    await s.close();
+  }
+});
+
+test('startEcho: a taken port is MESH_ERR_LISTEN naming the server, and the servers already started are closed', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const httpPort = port(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  try {
+    await assert.rejects(startEcho({ http: httpPort, h2c: port(taken), host: '127.0.0.1' }), (e: Error & { code?: string }) => e.code === 'MESH_ERR_LISTEN' && /echo h2c server cannot listen/.test(e.message));
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(httpPort, '127.0.0.1', () => resolve())); // the HTTP port was released
+    await new Promise<void>((r) => probe.close(() => r()));
+  } finally {
+    taken.close();
+  }
 });

@@ -1,0 +1,196 @@
+// The echo's HTTP handler, one for HTTP/1.1 (--http, with WebSocket upgrades) and h2c (--h2c, HTTP/2
+// prior knowledge): GET answers a JSON description of the request (our fields plus the Gateway API
+// conformance echo's), POST streams its body back with the request's trailers; controls and the flaky plan apply to both.
+
+import http from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { MeshError } from '../common/errors.js';
+import { conformanceHeaders, identityHeaders, requestControls, TOKEN, type EchoIdentity, type Flaky, type RequestControls } from './workload-controls.js';
+import { isWebSocketUpgrade, serveWebSocket } from './workload-ws.js';
+
+export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky }
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
+interface Res {
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  addTrailers(trailers: Record<string, string>): void;
+  end(): unknown;
+  end(chunk: string): unknown;
+  destroy(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1" */
+export function plainAddress(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:/, '');
+}
+
+/** The JSON an echo GET answers: ours (pod … headers) plus the conformance echo's host, proto and headers. */
+export function describeRequest(req: Req, id: EchoIdentity): Record<string, unknown> {
+  const h2 = req.httpVersionMajor === 2;
+  const headers: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
+  return {
+    ...id,
+    client: { address: plainAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 },
+    method: req.method ?? '',
+    path: req.url ?? '/',
+    host: (h2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? '',
+    proto: h2 ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`,
+    headers,
+    conformanceHeaders: conformanceHeaders(req.rawHeaders),
+  };
+}
+
+/** set-header pairs → one value per name (repeats joined with ","), the first spelling of the name kept. */
+function merged(pairs: readonly [string, string][]): Record<string, string> {
+  const byLower = new Map<string, [string, string]>();
+  for (const [n, v] of pairs) {
+    const e = byLower.get(n.toLowerCase());
+    if (e) e[1] += `,${v}`;
+    else byLower.set(n.toLowerCase(), [n, v]);
+  }
+  return Object.fromEntries(byLower.values());
+}
+
+function requestTrailers(req: Req): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.trailers)) if (typeof v === 'string' && !k.startsWith(':')) out[k] = v;
+  return out;
+}
+
+function sendJson(res: Res, status: number, headers: Record<string, string>, body: unknown, trailers: Record<string, string>, head: boolean): void {
+  const text = JSON.stringify(body);
+  const noBody = head || status === 204 || status === 304;
+  const chunked = Object.keys(trailers).length > 0; // HTTP/1.1 sends trailers only in chunked bodies
+  const h: Record<string, string | number> = { ...headers, 'content-type': 'application/json' };
+  if (!chunked && !noBody) h['content-length'] = Buffer.byteLength(text);
+  if (chunked) h.trailer = Object.keys(trailers).join(', ');
+  res.writeHead(status, h);
+  if (chunked) res.addTrailers(trailers);
+  if (noBody) res.end();
+  else res.end(text);
+}
+
+function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void {
+  const status = c.status ?? 200;
+  const headers = { ...identityHeaders(ctx.id), ...merged(c.setHeaders) };
+  const setTrailers = merged(c.setTrailers);
+  if (req.method === 'POST') {
+    // Streaming echo: the body goes back as it arrives (pipe keeps backpressure), the trailers after it.
+    const h: Record<string, string> = { ...headers, 'content-type': req.headers['content-type'] ?? 'application/octet-stream' };
+    res.writeHead(status, h);
+    req.pipe(res as unknown as NodeJS.WritableStream, { end: false });
+    req.once('end', () => {
+      const t = { ...requestTrailers(req), ...setTrailers };
+      if (Object.keys(t).length > 0) res.addTrailers(t);
+      res.end();
+    });
+    return;
+  }
+  req.resume();
+  const answer = (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
+  if (req.readableEnded) answer();
+  else req.once('end', answer);
+}
+
+/** The handler of both servers. Errors in controls answer 400 with what to send instead. */
+export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
+  return (req, res) => {
+    req.on('error', () => res.destroy());
+    const url = req.url ?? '/';
+    const qi = url.indexOf('?');
+    const r = requestControls(qi < 0 ? '' : url.slice(qi + 1), (n) => req.headers[n]);
+    const idh = identityHeaders(ctx.id);
+    if (!r.ok) {
+      req.resume();
+      sendJson(res, 400, idh, { message: r.error, ...ctx.id }, {}, req.method === 'HEAD');
+      return;
+    }
+    if (ctx.flaky.next()) {
+      req.resume();
+      const body = { message: `injected failure (${ctx.flaky.describe()})`, ...describeRequest(req, ctx.id) };
+      sendJson(res, ctx.flaky.plan!.status, { ...idh, 'x-echo-failed': 'true' }, body, {}, req.method === 'HEAD');
+      return;
+    }
+    const c = r.controls;
+    const go = (): void => {
+      try {
+        respond(ctx, req, res, c);
+      } catch (e) { // a header value Node refuses to send (x-echo-set-header with control characters)
+        try { sendJson(res, 400, idh, { message: `cannot answer as asked: ${(e as Error).message}`, ...ctx.id }, {}, false); } catch { res.destroy(); }
+      }
+    };
+    if (c.delayMs === undefined || c.delayMs === 0) return go();
+    const timer = setTimeout(go, c.delayMs);
+    res.once('close', () => clearTimeout(timer)); // a client (or a proxy timeout) gave up: no late answer
+  };
+}
+
+/** An Upgrade other than websocket is ignored (RFC 9110 §7.8 allows it): answered as a GET, then closed. */
+function ignoreUpgrade(ctx: EchoContext, req: http.IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  const url = req.url ?? '/';
+  const r = requestControls(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '', (n) => req.headers[n]);
+  const status = r.ok ? r.controls.status ?? 200 : 400;
+  const body = JSON.stringify(r.ok ? describeRequest(req, ctx.id) : { message: r.error, ...ctx.id });
+  const headers = { ...identityHeaders(ctx.id), ...(r.ok ? merged(r.controls.setHeaders) : {}), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`, ...Object.entries(headers).filter(([k, v]) => TOKEN.test(k) && !/[\r\n]/.test(v)).map(([k, v]) => `${k}: ${v}`)];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+export interface Closable { close(): Promise<void> }
+
+export function listen(server: net.Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new MeshError('MESH_ERR_LISTEN', `${what} cannot listen on ${host}:${port}: ${e.message}; pick a free port`)));
+    server.listen(port, host, () => resolve());
+  });
+}
+
+
+/** HTTP/1.1 echo with WebSocket echo on the same port. */
+export async function startHttpEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: http.Server } & Closable> {
+  const handle = echoHandler(ctx);
+  const server = http.createServer((req, res) => handle(req, res));
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return ignoreUpgrade(ctx, req, socket);
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    serveWebSocket(req, socket, head, identityHeaders(ctx.id));
+  });
+  server.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'); else socket.destroy(); });
+  await listen(server, port, host, 'echo HTTP server');
+  return {
+    server,
+    close: async () => {
+      server.closeAllConnections();
+      for (const s of upgraded) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** h2c echo (HTTP/2 with prior knowledge, no TLS): the same handler, trailers both ways. */
+export async function startH2cEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: http2.Http2Server } & Closable> {
+  const handle = echoHandler(ctx);
+  const server = http2.createServer({}, (req, res) => handle(req, res));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on('error', () => s.destroy());
+    s.once('close', () => sessions.delete(s));
+  });
+  await listen(server, port, host, 'echo h2c server');
+  return {
+    server,
+    close: async () => {
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
