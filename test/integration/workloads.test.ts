@@ -1,12 +1,13 @@
 // The test workloads against real clients, no root: echo servers on 127.0.0.1 port 0 checked with
 // curl (HTTP/1.1 and --http2-prior-knowledge), nghttp (h2c trailers), grpcurl from build/tools/bin
-// (list, describe, calls, health), undici's WebSocket (node --experimental-websocket) and the banner.
+// (list, describe, calls, health), fortio and h2spec from there too, undici's WebSocket (node
+// --experimental-websocket) and the banner.
 // A missing tool is a visible skip locally and a failure under CI=true, as the kube tier does.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +36,10 @@ function gate(tools: readonly { name: string; ok: boolean; fix: string; code: 'M
 const apt = (name: string) => ({ name, ok: onPath(name), fix: 'run npm run setup (Debian packages)', code: 'MESH_ERR_NO_TOOL' as const });
 const curlSkip = gate([apt('curl')]);
 const nghttpSkip = gate([apt('nghttp')]);
-const grpcurlSkip = gate([{ name: GRPCURL, ok: existsSync(GRPCURL), fix: 'run bash scripts/build-tools.sh', code: 'MESH_ERR_NOT_BUILT' }]);
+const built = (tool: string) => ({ name: path.join(TOOLS_BIN, tool), ok: existsSync(path.join(TOOLS_BIN, tool)), fix: 'run bash scripts/build-tools.sh', code: 'MESH_ERR_NOT_BUILT' as const });
+const grpcurlSkip = gate([built('grpcurl')]);
+const fortioSkip = gate([built('fortio')]);
+const h2specSkip = gate([built('h2spec')]);
 
 const port = (s: net.Server | undefined): number => (s?.address() as net.AddressInfo).port;
 
@@ -283,4 +287,29 @@ test('`nodemesh workload echo --fail-every 2` over the CLI: every second request
     child.kill('SIGTERM');
   }
   assert.equal(await exit, 0);
+});
+
+test('fortio load against a --fail-every 4 echo: exactly a quarter of the calls are 503 (the flaky endpoint under a real load tool)', { skip: fortioSkip }, async () => {
+  const s = await startEcho({ http: 0, host: '127.0.0.1', fail: { rate: 0, every: 4, status: 503 } });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nm-fortio-'));
+  try {
+    await run(path.join(TOOLS_BIN, 'fortio'), ['load', '-quiet', '-c', '2', '-n', '40', '-qps', '0', '-json', path.join(dir, 'r.json'), `http://127.0.0.1:${port(s.http)}/`]);
+    const r = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as { RetCodes: Record<string, number> };
+    assert.deepEqual(r.RetCodes, { 200: 30, 503: 10 });
+  } finally {
+    await s.close();
+  }
+});
+
+test('h2spec runs against the h2c echo (a baseline: node:http2 itself misses a few MUSTs, the proxy is what h2spec must pass)', { skip: h2specSkip }, async () => {
+  const s = await startEcho({ h2c: 0, host: '127.0.0.1' });
+  try {
+    const r = await run(path.join(TOOLS_BIN, 'h2spec'), ['-h', '127.0.0.1', '-p', String(port(s.h2c)), '-o', '1'], { allowFail: true });
+    const m = /(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed/.exec(r.stdout);
+    assert.ok(m, `h2spec printed its summary:\n${r.stdout.slice(-2000)}`);
+    const [total, passed] = [Number(m[1]), Number(m[2])];
+    assert.ok(total >= 140 && passed >= total - 15, `h2spec: ${m[0]}`);
+  } finally {
+    await s.close();
+  }
 });
