@@ -60,6 +60,8 @@ export interface H2loadSummary {
   readonly seconds: number;
   readonly rps: number;
   readonly total: number;
+  /** requests answered (-D: the ones still in flight at the end are started, not done) */
+  readonly done: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly errored: number;
@@ -70,12 +72,12 @@ export interface H2loadSummary {
 /** h2load's stdout summary ("finished in …, N req/s", "requests: …", "status codes: …"). */
 export function parseH2load(text: string): H2loadSummary {
   const fin = /finished in ([\d.]+)(ms|s), ([\d.]+) req\/s/.exec(text);
-  const req = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(text);
+  const req = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(text);
   const codes = /status codes: (\d+) 2xx/.exec(text);
   if (!fin || !req || !codes) throw new Error(`h2load output without its summary: ${text.trim().split('\n').slice(-4).join(' | ')}`);
   return {
     seconds: Number(fin[1]) / (fin[2] === 'ms' ? 1000 : 1), rps: Number(fin[3]),
-    total: Number(req[1]), succeeded: Number(req[2]), failed: Number(req[3]), errored: Number(req[4]), timeout: Number(req[5]),
+    total: Number(req[1]), done: Number(req[2]), succeeded: Number(req[3]), failed: Number(req[4]), errored: Number(req[5]), timeout: Number(req[6]),
     status2xx: Number(codes[1]),
   };
 }
@@ -100,11 +102,15 @@ export function parseH2loadLog(text: string): number[] {
   return out.sort((a, b) => a - b);
 }
 
-/** The h2load cell's result: the summary's counts and rate, the log's percentiles. */
+/**
+ * The h2load cell's result: the summary's counts and rate, the log's percentiles. Errors are the
+ * answered requests that did not succeed (h2load: a 4xx/5xx or a reset stream) plus timeouts; the
+ * 2xx count also holds the warm-up's answers, so it is not compared with the measured total.
+ */
 export function h2loadResult(summary: H2loadSummary, sortedMs: readonly number[]): LoadResult {
   if (sortedMs.length === 0) throw new Error(`h2load logged no request (${summary.total} total, ${summary.failed} failed, ${summary.errored} errored)`);
   return {
-    requests: summary.total, ok: summary.status2xx, errors: summary.total - summary.status2xx,
+    requests: summary.done, ok: summary.succeeded, errors: summary.done - summary.succeeded + summary.timeout,
     rps: summary.rps, seconds: summary.seconds,
     p50: percentile(sortedMs, 50), p90: percentile(sortedMs, 90), p99: percentile(sortedMs, 99), p999: percentile(sortedMs, 99.9),
     max: sortedMs[sortedMs.length - 1]!,
@@ -113,7 +119,7 @@ export function h2loadResult(summary: H2loadSummary, sortedMs: readonly number[]
 
 /** The connect-to-first-byte tool's output: one JSON object per run. */
 export interface TtfbResult {
-  /** connect → first byte, ms, sorted */
+  /** connect() called → first byte received, ms, sorted */
   readonly firstByteMs: readonly number[];
   /** the TCP handshake alone, ms, sorted */
   readonly connectMs: readonly number[];

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { build, load, machine } from '../env.js';
 import { promSum } from '../parse.js';
 import { alive } from '../procstat.js';
@@ -33,10 +33,10 @@ function describe(s: L7Sample): string {
   return `p50 ${s.p50!.toFixed(3)} p99 ${s.p99!.toFixed(3)} p99.9 ${s.p999!.toFixed(3)} ms${rate} errors ${s.errors ?? 0}${cpu}${mesh}`;
 }
 
+/** The first line a tool prints for its version (nginx -v writes to stderr). */
 function version(cmd: string, args: string[]): string {
-  try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0]!; } catch (e) {
-    return `${(e as { stderr?: string }).stderr ?? ''}`.trim().split('\n')[0] ?? '?';
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || `${cmd}: ${r.error?.message ?? 'no version'}`;
 }
 
 async function main(): Promise<number> {

@@ -44,19 +44,21 @@ Application protocol: h2c
 progress: 100% done
 
 finished in 26.06ms, 7675.78 req/s, 8.00MB/s
-requests: 200 total, 200 started, 200 done, 198 succeeded, 2 failed, 1 errored, 0 timeout
+requests: 200 total, 200 started, 199 done, 196 succeeded, 2 failed, 1 errored, 0 timeout
 status codes: 197 2xx, 0 3xx, 1 4xx, 0 5xx
 traffic: 213.57KB (218698) total, 9.96KB (10200) headers (space savings 49.50%), 200.00KB (204800) data
 `;
 
 test('h2load: the summary (ms or s duration), and the log file as sorted ms', () => {
   const s = parseH2load(H2LOAD);
-  assert.deepEqual(s, { seconds: 0.02606, rps: 7675.78, total: 200, succeeded: 198, failed: 2, errored: 1, timeout: 0, status2xx: 197 });
+  assert.deepEqual(s, { seconds: 0.02606, rps: 7675.78, total: 200, done: 199, succeeded: 196, failed: 2, errored: 1, timeout: 0, status2xx: 197 });
   assert.equal(parseH2load(H2LOAD.replace('26.06ms', '5.00s')).seconds, 5);
   const log = parseH2loadLog('1796606870833793\t200\t482\n1796606870833794\t200\t1508\n1796606870833794\t200\t511\n\n');
   assert.deepEqual(log, [0.482, 0.511, 1.508]);
   const r = h2loadResult(s, log);
+  assert.equal(r.requests, 199);
   assert.equal(r.errors, 3);
+  assert.equal(h2loadResult({ ...s, timeout: 2 }, log).errors, 5);
   assert.equal(r.p50, 0.511);
   assert.equal(r.p99, 1.508);
   assert.equal(r.max, 1.508);
