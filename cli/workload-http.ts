@@ -1,10 +1,10 @@
-// The echo's HTTP handler, one for HTTP/1.1 (--http, with WebSocket upgrades) and h2c (--h2c, HTTP/2
-// prior knowledge): GET answers a JSON description of the request (our fields plus the Gateway API
-// conformance echo's), POST streams its body back with the request's trailers; controls and the flaky plan apply to both.
+// The echo's HTTP handler for HTTP/1.1 and h2c (--http serves both, told apart by the first bytes, plus
+// WebSocket; --h2c serves HTTP/2 prior knowledge only): GET answers a JSON description of the request
+// (ours plus the Gateway API conformance echo's fields), POST streams its body back with its trailers.
 
 import http from 'node:http';
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MeshError } from '../common/errors.js';
 import { conformanceHeaders, identityHeaders, requestControls, TOKEN, type EchoIdentity, type Flaky, type RequestControls } from './workload-controls.js';
@@ -152,31 +152,16 @@ export function listen(server: net.Server, port: number, host: string, what: str
 }
 
 
-/** HTTP/1.1 echo with WebSocket echo on the same port. */
-export async function startHttpEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: http.Server } & Closable> {
-  const handle = echoHandler(ctx);
-  const server = http.createServer((req, res) => handle(req, res));
-  const upgraded = new Set<Duplex>();
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!isWebSocketUpgrade(req)) return ignoreUpgrade(ctx, req, socket);
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-    serveWebSocket(req, socket, head, identityHeaders(ctx.id));
-  });
-  server.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'); else socket.destroy(); });
-  await listen(server, port, host, 'echo HTTP server');
-  return {
-    server,
-    close: async () => {
-      server.closeAllConnections();
-      for (const s of upgraded) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** First bytes of a connection → HTTP/2 prior knowledge ('h2'), anything else ('h1'), or 'more' to wait for. */
+export function sniffPreface(first: Buffer): 'h2' | 'h1' | 'more' {
+  const n = Math.min(first.length, PREFACE.length);
+  if (!first.subarray(0, n).equals(PREFACE.subarray(0, n))) return 'h1';
+  return n >= 4 ? 'h2' : 'more'; // "PRI " is no HTTP/1 method; fewer bytes could still be "POST"
 }
 
-/** h2c echo (HTTP/2 with prior knowledge, no TLS): the same handler, trailers both ways. */
-export async function startH2cEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: http2.Http2Server } & Closable> {
+function h2Server(ctx: EchoContext): { server: http2.Http2Server; destroy(): void } {
   const handle = echoHandler(ctx);
   const server = http2.createServer({}, (req, res) => handle(req, res));
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -185,12 +170,65 @@ export async function startH2cEcho(ctx: EchoContext, port: number, host: string)
     s.on('error', () => s.destroy());
     s.once('close', () => sessions.delete(s));
   });
-  await listen(server, port, host, 'echo h2c server');
+  return { server, destroy: () => { for (const s of sessions) s.destroy(); } };
+}
+
+/**
+ * HTTP/1.1 echo with WebSocket echo, and h2c prior knowledge on the same port (a proxy may forward
+ * HTTP/2 upstream): the first bytes pick the server, as Go's h2c handler does for the conformance echo.
+ */
+export async function startHttpEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: net.Server } & Closable> {
+  const handle = echoHandler(ctx);
+  const h1 = http.createServer((req, res) => handle(req, res));
+  const h2 = h2Server(ctx);
+  const upgraded = new Set<Duplex>();
+  h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return ignoreUpgrade(ctx, req, socket);
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    serveWebSocket(req, socket, head, identityHeaders(ctx.id));
+  });
+  h1.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'); else socket.destroy(); });
+  const waiting = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    waiting.add(sock);
+    sock.on('error', () => sock.destroy());
+    sock.once('close', () => waiting.delete(sock));
+    let seen = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      seen = Buffer.concat([seen, d]);
+      const kind = sniffPreface(seen);
+      if (kind === 'more') return;
+      sock.removeListener('data', onData);
+      sock.pause();
+      sock.unshift(seen);
+      waiting.delete(sock);
+      (kind === 'h2' ? h2.server : h1).emit('connection', sock);
+      process.nextTick(() => sock.resume());
+    };
+    sock.on('data', onData);
+  });
+  await listen(server, port, host, 'echo HTTP server');
   return {
     server,
     close: async () => {
-      for (const s of sessions) s.destroy();
+      h1.closeAllConnections();
+      h2.destroy();
+      for (const s of [...upgraded, ...waiting]) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** h2c echo (HTTP/2 with prior knowledge only, no TLS): the same handler, trailers both ways. */
+export async function startH2cEcho(ctx: EchoContext, port: number, host: string): Promise<{ server: http2.Http2Server } & Closable> {
+  const h2 = h2Server(ctx);
+  await listen(h2.server, port, host, 'echo h2c server');
+  return {
+    server: h2.server,
+    close: async () => {
+      h2.destroy();
+      await new Promise<void>((r) => h2.server.close(() => r()));
     },
   };
 }

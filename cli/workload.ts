@@ -15,7 +15,8 @@ import { listen, startH2cEcho, startHttpEcho } from './workload-http.js';
 export { plainAddress } from './workload-http.js';
 
 export interface EchoServers {
-  readonly http?: http.Server;
+  /** HTTP/1.1, WebSocket and h2c prior knowledge on one port. */
+  readonly http?: net.Server;
   readonly tcp?: net.Server;
   readonly h2c?: http2.Http2Server;
   /** The bound gRPC port (grpc-js has no net.Server). */
@@ -45,7 +46,7 @@ export async function startEcho(opts: StartEchoOptions): Promise<EchoServers> {
   let closing: Promise<void> | undefined;
   const closeAll = (): Promise<void> => (closing ??= Promise.all(closers.map((c) => c())).then(() => undefined));
   try {
-    let hs: http.Server | undefined;
+    let hs: net.Server | undefined;
     let h2: http2.Http2Server | undefined;
     let ts: net.Server | undefined;
     let grpcPort: number | undefined;

@@ -114,9 +114,11 @@ test('HTTP/1.1 with curl: the conformance fields, status, delay and set-header c
 });
 
 test('h2c with curl --http2-prior-knowledge and nghttp: proto HTTP/2.0, :authority as host, trailers both ways', { skip: curlSkip || nghttpSkip }, async () => {
-  const s = await startEcho({ h2c: 0, host: '127.0.0.1', version: 'v1' });
+  const s = await startEcho({ h2c: 0, http: 0, host: '127.0.0.1', version: 'v1' });
   const base = `http://127.0.0.1:${port(s.h2c)}`;
   try {
+    const auto = parseCurl((await run('curl', ['-sS', '-i', '--http2-prior-knowledge', `http://127.0.0.1:${port(s.http)}/same-port`])).stdout);
+    assert.equal((JSON.parse(auto.body) as { proto: string }).proto, 'HTTP/2.0', 'the --http port serves h2c prior knowledge too');
     const r = parseCurl((await run('curl', ['-sS', '-i', '--http2-prior-knowledge', `${base}/grpc-ish?status=201`])).stdout);
     assert.equal(r.status, 201);
     const b = JSON.parse(r.body) as { proto: string; host: string; method: string; version: string; headers: Record<string, string> };

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { ROOT } from '../../../native/index.js';
 import { httpGet, plainAddress, startEcho } from '../../../cli/workload.js';
+import { sniffPreface } from '../../../cli/workload-http.js';
 
 const execFileP = promisify(execFile);
 const port = (s: net.Server | undefined): number => (s?.address() as net.AddressInfo).port;
@@ -171,5 +172,32 @@ test('startEcho: a taken port is MESH_ERR_LISTEN naming the server, and the serv
     await new Promise<void>((r) => probe.close(() => r()));
   } finally {
     taken.close();
+  }
+});
+
+test('sniffPreface: the HTTP/2 preface (or its start) is h2, anything else h1, too few bytes wait', () => {
+  const rows: [string, 'h2' | 'h1' | 'more'][] = [
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'h2'], ['PRI *', 'h2'], ['PRI ', 'h2'], ['PRI', 'more'], ['P', 'more'], ['', 'more'],
+    ['POST / HTTP/1.1\r\n', 'h1'], ['PUT', 'h1'], ['GET / HTTP/1.1\r\n', 'h1'], ['PRI * HTTP/1.1', 'h1'], ['\x16\x03\x01', 'h1'],
+  ];
+  for (const [s, want] of rows) assert.equal(sniffPreface(Buffer.from(s, 'latin1')), want, JSON.stringify(s));
+});
+
+test('the --http port also serves h2c prior knowledge (node:http2 client), and HTTP/1.1 after it', async () => {
+  const s = await startEcho({ http: 0, host: '127.0.0.1' });
+  const session = http2.connect(`http://127.0.0.1:${port(s.http)}`);
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      let b = '';
+      const r = session.request({ ':path': '/auto' });
+      r.setEncoding('utf8').on('data', (d: string) => { b += d; }).on('end', () => resolve(b)).on('error', reject);
+      r.end();
+    });
+    assert.deepEqual(((j: { proto: string; path: string }) => [j.proto, j.path])(JSON.parse(body) as { proto: string; path: string }), ['HTTP/2.0', '/auto']);
+    const h1 = await httpGet(`http://127.0.0.1:${port(s.http)}/one`, 2000);
+    assert.equal((h1.body as { proto: string }).proto, 'HTTP/1.1');
+  } finally {
+    session.close();
+    await s.close();
   }
 });
