@@ -36,15 +36,16 @@ for a in "$@"; do
 done
 
 wanted() { [ ${#only[@]} -eq 0 ] || printf '%s\n' "${only[@]}" | grep -qx "$1"; }
-# A tool is up to date when its binary runs and its stamp names the same module@version and script.
-SELF=$(sha256sum scripts/build-tools.sh | cut -c1-16)
-fresh() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.stamp" 2>/dev/null)" = "$2@$3 $SELF" ]; }
+# A tool is up to date when its binary exists and its stamp holds the same TOOLS entry (version,
+# flags, pins): bumping one tool rebuilds that one only.
+stamp() { printf '%s' "$1" | sha256sum | cut -c1-16; }
+fresh() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.stamp" 2>/dev/null)" = "$2" ]; }
 
 todo=()
 for t in "${TOOLS[@]}"; do
-  IFS='|' read -r name mod ver _ <<<"$t"
+  IFS='|' read -r name _ <<<"$t"
   wanted "$name" || continue
-  if $force || ! fresh "$name" "$mod" "$ver"; then todo+=("$t"); fi
+  if $force || ! fresh "$name" "$(stamp "$t")"; then todo+=("$t"); fi
 done
 if [ ${#todo[@]} -eq 0 ]; then
   step "$BIN is up to date ($(for t in "${TOOLS[@]}"; do IFS='|' read -r n _ v _ <<<"$t"; wanted "$n" && printf '%s %s, ' "$n" "$v"; done | sed 's/, $//'))"
@@ -78,7 +79,7 @@ for t in "${todo[@]}"; do
     fortio) "$BIN/fortio" version >/dev/null 2>&1 ;;
     *) "$BIN/$name" --version >/dev/null 2>&1 || "$BIN/$name" -version >/dev/null 2>&1 ;;
   esac || fail "$BIN/$name was built but does not run"
-  echo "$mod@$ver $SELF" >"$BIN/.$name.stamp"
+  stamp "$t" >"$BIN/.$name.stamp"
   built+=("$name $ver in $((SECONDS - t0)) s")
   step "$name built in $((SECONDS - t0)) s"
 done
