@@ -23,6 +23,8 @@ export interface L7Config {
   /** connections per connect-to-first-byte cell (one after the other); 0 skips them */
   readonly ttfbCount: number;
   readonly snapshot: boolean;
+  /** perf-profile the proxies during extra cross-node cells after the rounds */
+  readonly profile: boolean;
   /** contenders to run (default all) */
   readonly only: readonly string[];
 }
@@ -48,6 +50,7 @@ export function readL7Config(env: NodeJS.ProcessEnv): L7Config {
     h2Streams: int(env, 'BENCH_L7_H2_STREAMS', 16, 1, 1000),
     ttfbCount: int(env, 'BENCH_L7_TTFB_COUNT', 40, 0, 10_000),
     snapshot: snap !== '0',
+    profile: int(env, 'BENCH_L7_PROFILE', 0, 0, 1) === 1,
     only: (env.BENCH_L7_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

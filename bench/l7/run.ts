@@ -8,7 +8,7 @@ import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { build, load, machine } from '../env.js';
+import { build, load, machine, profile } from '../env.js';
 import { promSum } from '../parse.js';
 import { alive } from '../procstat.js';
 import { Abort, type Cluster, type Owned } from '../setup.js';
@@ -90,6 +90,7 @@ async function main(): Promise<number> {
   };
 
   const samples: L7Sample[] = [];
+  const profiles: Record<string, string> = {};
   let aborted: string | undefined;
   try {
     c = await sim.SimCluster.up({ manifestsDir: path.join(ROOT, 'bench', 'manifests', 'l7'), agents: true, watch: false, onProgress: (msg) => log(msg) });
@@ -147,6 +148,22 @@ async function main(): Promise<number> {
           }
         }
       }
+      if (cfg.profile) {
+        // where the time goes: the proxies under perf record during one more cross-node cell each
+        const want = cells.filter((x) => x.tool === 'fortio' && !x.post && (x.qps === 0 || x.qps === cfg.rates[0]) && x.conns === (x.qps === 0 ? cfg.maxConns : cfg.conns[0]));
+        for (const cell of [...want, ...cells.filter((x) => x.tool === 'h2load')]) {
+          for (const who of ['nodemesh-l7', 'nginx', 'nginx-tls'] as const) {
+            const t = targets.find((x) => x.contender === who && x.path === 'cross');
+            if (!t) continue;
+            const pids = rig.proxies[who === 'nodemesh-l7' ? 'nodemesh' : who];
+            const prof = profile(pids, Math.max(1, cfg.seconds - 1), path.join(tmp, `perf-${who}.data`));
+            const s = await runCell(ctx, cell, t, -1);
+            const text = await prof;
+            log(`profile ${who} cross ${cell.id}: ${describe(s)}`);
+            if (text) profiles[`${who}-${cell.id.replace(/[^a-z0-9]+/gi, '-')}`] = `${cell.id} ${describe(s)}\n${text}`;
+          }
+        }
+      }
     } catch (e) {
       if (!(e instanceof Abort)) throw e;
       aborted = e.message;
@@ -162,13 +179,14 @@ async function main(): Promise<number> {
   const dir = path.join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const meta = { startedAt: new Date(t0).toISOString(), durationSeconds: Math.round((Date.now() - t0) / 1000), config: cfg, machine: m, tools, build: buildInfo, loadBefore: before, detectTimeoutMs: DETECT_TIMEOUT_MS, ...(aborted ? { aborted } : {}) };
-  writeFileSync(path.join(dir, 'l7-latest.json'), `${JSON.stringify({ meta, summary, samples }, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'l7-latest.json'), `${JSON.stringify({ meta, summary, samples, profiles }, null, 2)}\n`);
   const header = [
     `Run ${meta.startedAt}, ${meta.durationSeconds} s, ${cfg.rounds} rounds of ${cfg.seconds} s cells; ${m.nproc} vCPU ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; fortio ${tools.fortio}; ${tools.h2load}; ${tools.nginx}.`,
     `Build ${buildInfo.commit} (+${buildInfo.uncommittedFiles} uncommitted files), addon ${buildInfo.addonSha256}; machine before the run ${(before.busy * 100).toFixed(0)} % busy, loadavg ${before.loadavg}, other clusters: ${before.otherClusters.join(', ') || 'none'}.`,
     ...(aborted ? [`ABORTED: ${aborted} (tables hold the rounds that finished).`] : []),
   ].join('\n');
   writeFileSync(path.join(dir, 'l7-latest.md'), `${header}\n\n${renderL7(summary, true)}`);
+  for (const [name, text] of Object.entries(profiles)) writeFileSync(path.join(dir, `l7-profile-${name}.txt`), text);
   process.stdout.write(`\n${header}\n\n${renderL7(summary, false)}`);
   log(`results in ${path.relative(process.cwd(), dir)}/l7-latest.json and l7-latest.md`);
   return aborted ? 2 : samples.some((s) => s.error) ? 3 : 0;
