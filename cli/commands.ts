@@ -55,6 +55,12 @@ export const COMMANDS: readonly Command[] = [
     load: async () => (await import('./workload.js')).workloadGet,
   },
   {
+    words: ['workload', 'load'],
+    usage: "nodemesh workload load URL --count N [--concurrency C] [--header 'Name: value']... [--method M] [--timeout-ms T]",
+    summary: "keep-alive HTTP/1.1 load: one JSON line with counts by status and by the echo's version (or pod), errors, latency percentiles",
+    load: async () => (await import('./workload-load.js')).workloadLoad,
+  },
+  {
     words: ['controller'],
     usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN] [--default-inbound-policy all-unauthenticated|all-authenticated|cluster-authenticated|deny] [--ca-dir DIR | --ca-secret NS/NAME [--ca-generate]] [--cert-ttl 24h] [--ca-rotate] [--ca-remove-old-anchors]',
     summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014',
@@ -83,6 +89,12 @@ export const COMMANDS: readonly Command[] = [
     usage: 'nodemesh demo [--manifests DIR]',
     summary: 'bring up the example cluster with agents, show meshed and unmeshed traffic and metrics, tear down',
     load: async () => (await import('./demo.js')).demo,
+  },
+  {
+    words: ['demo', 'traffic'],
+    usage: 'nodemesh demo traffic [--manifests DIR]',
+    summary: "bring up examples/demo-traffic, show the seeds' L7 cases with counts (canary 10 %, iPhone → v2, Marketing's half, a retry hiding a flaky endpoint) and the golden metrics, tear down",
+    load: async () => (await import('./demo-traffic.js')).demoTraffic,
   },
 ];
 
