@@ -25,7 +25,13 @@ interface EchoResponse {
 }
 
 /** What the handlers use of a server call (grpc-js does not export its ServerSurfaceCall). */
-interface Call { readonly metadata: grpc.Metadata; getPeer(): string; getHost(): string; once(event: 'cancelled', listener: () => void): unknown }
+interface Call {
+  readonly metadata: grpc.Metadata;
+  getPeer(): string;
+  getHost(): string;
+  once(event: 'cancelled', listener: () => void): unknown;
+  removeListener(event: 'cancelled', listener: () => void): unknown;
+}
 
 /** The package definition of the echo and health protos together, as reflection serves them. */
 export function echoPackageDefinition(): loader.PackageDefinition {
@@ -72,8 +78,9 @@ function grpcError(code: number, details: string, metadata: grpc.Metadata): grpc
 
 const after = (ms: number, call: Call): Promise<boolean> => new Promise((resolve) => {
   if (ms <= 0) return resolve(true);
-  const t = setTimeout(() => resolve(true), ms);
-  call.once('cancelled', () => { clearTimeout(t); resolve(false); });
+  const cancelled = (): void => { clearTimeout(t); resolve(false); };
+  const t = setTimeout(() => { call.removeListener('cancelled', cancelled); resolve(true); }, ms);
+  call.once('cancelled', cancelled);
 });
 
 export interface GrpcEcho { readonly server: grpc.Server; readonly port: number; close(): Promise<void> }

@@ -158,9 +158,15 @@ test('gRPC with grpcurl: reflection list and describe, Echo with identity and tr
     assert.match(trailerPart, /x-echo-version: v2/);
     assert.match(trailerPart, /x-echo-pod: echo-v2-abc/);
 
-    const st = await g('-d', '{"message":"s","count":3,"intervalMs":10}', addr, 'nodemesh.echo.v1.Echo/ServerStream');
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w.name); };
+    process.on('warning', onWarning);
+    const st = await run(GRPCURL, ['-plaintext', '-d', '{"message":"s","count":30,"intervalMs":2}', addr, 'nodemesh.echo.v1.Echo/ServerStream']);
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
     const seqs = [...st.stdout.matchAll(/"sequence": (\d+)/g)].map((m) => Number(m[1]));
-    assert.deepEqual(seqs, [1, 2, 3]);
+    assert.deepEqual(seqs, Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.ok(!warnings.includes('MaxListenersExceededWarning'), 'a long stream leaks no cancel listeners');
 
     const f = await run(GRPCURL, ['-plaintext', '-d', '{"code":5,"message":"no such thing"}', addr, 'nodemesh.echo.v1.Echo/Fail'], { allowFail: true });
     assert.notEqual(f.code, 0);
