@@ -13,7 +13,12 @@ import { proxiedOf, type L7Contender, type L7Proxied, type L7Target, type PathKi
 
 export interface ExecOut { readonly code: number; readonly stdout: string; readonly stderr: string }
 
-export interface MeshCounters { readonly requests: number; readonly opens: number }
+export interface MeshCounters {
+  readonly requests: number;
+  readonly opens: number;
+  /** whether the agents export request_total at all (a build without golden metrics cannot prove L7) */
+  readonly golden: boolean;
+}
 
 export interface L7CellContext {
   readonly seconds: number;
@@ -118,6 +123,9 @@ export async function runCell(ctx: L7CellContext, cell: Cell, t: L7Target, round
     ...(used.peakRssKiB !== undefined ? { proxyPeakRssMiB: used.peakRssKiB / 1024 } : {}),
     ...(mesh0 && mesh1 ? { meshRequests: mesh1.requests - mesh0.requests, meshOpened: mesh1.opens - mesh0.opens } : {}),
   };
+  // says why an L7 proof failed when the build has no golden metrics to prove it with
+  const why = (bad: string | undefined): string | undefined => (bad && mesh1 && !mesh1.golden && bad.startsWith('NOT proxied')
+    ? `${bad}; the agents export no request_total at all (golden metrics not registered in this build)` : bad);
   const tool = path.basename(argv[0]!);
   if (out.code !== 0 && !(cell.tool === 'fortio' && out.stdout.trim().startsWith('{'))) {
     rmSync(logFile, { force: true });
@@ -128,7 +136,7 @@ export async function runCell(ctx: L7CellContext, cell: Cell, t: L7Target, round
       const r = parseTtfb(out.stdout);
       if (r.firstByteMs.length === 0) return { ...base, ...usage, errors: r.errors, error: `every connection failed: ${r.firstError ?? '?'}` };
       const n = r.firstByteMs.length;
-      const bad = pathCheck(t.contender, cell, n, usage.meshRequests, usage.meshOpened);
+      const bad = why(pathCheck(t.contender, cell, n, usage.meshRequests, usage.meshOpened));
       return {
         ...base, ...usage, requests: n + r.errors, errors: r.errors,
         p50: percentile(r.firstByteMs, 50), p90: percentile(r.firstByteMs, 90), p99: percentile(r.firstByteMs, 99), p999: percentile(r.firstByteMs, 99.9),
@@ -144,7 +152,7 @@ export async function runCell(ctx: L7CellContext, cell: Cell, t: L7Target, round
     }
     const cpu = costPer(used.cpuSeconds === undefined ? undefined : used.cpuSeconds * 1000, r.requests, 1000);
     // fortio's warm-up and h2load's warm-up second send requests the tools do not report: allow them
-    const bad = pathCheck(t.contender, cell, r.requests, usage.meshRequests, usage.meshOpened);
+    const bad = why(pathCheck(t.contender, cell, r.requests, usage.meshRequests, usage.meshOpened));
     return {
       ...base, ...usage, p50: r.p50, p90: r.p90, p99: r.p99, p999: r.p999, max: r.max,
       requests: r.requests, errors: r.errors, rps: r.rps,

@@ -107,12 +107,14 @@ async function main(): Promise<number> {
         try {
           let requests = 0;
           let opens = 0;
+          let golden = false;
           for (const node of ['node-a', 'node-b']) {
             const body = (await cl.agentGet(node, '/metrics')).body;
             requests += outboundRequests(body);
             opens += promSum(body, 'tcp_open_total');
+            golden ||= /^# TYPE request_total /m.test(body);
           }
-          return { requests, opens };
+          return { requests, opens, golden };
         } catch {
           return undefined;
         }
