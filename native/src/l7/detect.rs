@@ -7,8 +7,8 @@
 //! `sniff(&TcpStream, Duration) -> Detected`, `DEFAULT_DETECT_TIMEOUT`.
 //!
 //! Default bound: 100 ms ([`DEFAULT_DETECT_TIMEOUT`]). A client-first client (HTTP, gRPC, TLS)
-//! writes within one in-cluster RTT of the handshake (well under 1 ms here, a few ms on a loaded
-//! node), so 100 ms is two orders of magnitude of slack before an HTTP client is mistaken for TCP.
+//! writes as soon as its connect completes (an in-cluster RTT: typically under a millisecond, a
+//! few ms on a loaded node), so 100 ms leaves ample slack before an HTTP client is taken for TCP.
 //! The bound is paid in full only by connections whose client stays silent: server-first protocols
 //! (MySQL, SMTP, FTP, POP3/IMAP wait for the server's greeting, which cannot come before we pick an
 //! upstream) see their greeting 100 ms late, once per connection; their connections are long-lived
