@@ -8,6 +8,7 @@ import { isIPv4 } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { MeshError, toMeshError } from '../common/errors.js';
+import type { RequestHead, RouteResult, TableHttp } from '../agent/src/routing/table.js';
 
 /** Repository root, found from this file whether it runs from source or from dist/. */
 function repoRoot(): string {
@@ -130,6 +131,8 @@ export interface RawProxy {
   stats(): RawProxyStats;
   setCertificates(snap: CertSnapshot): void;
   handshakes(): HandshakeCount[];
+  /** golden metrics snapshot JSON (native/src/l7/metrics.rs) */
+  goldenMetrics(): string;
   close(): Promise<void>;
 }
 
@@ -138,6 +141,8 @@ interface RawBinding {
   bpfCleanup(pinDir: string): number;
   proxyStart(opts: RawProxyOptions, onEvents: (err: Error | null, events: ConnEvent[]) => void): RawProxy;
   nativeVersion(): string;
+  /** native route() of an HTTP table (TableHttp JSON) for a request head (RequestHead JSON): the RouteResult JSON */
+  routeEvaluate(tableJson: string, dstIp: string, dstPort: number, headJson: string, u: number): string;
   /** test hook: panics inside a guarded call; must surface as MESH_ERR_NATIVE_PANIC */
   testPanic(): void;
 }
@@ -268,9 +273,23 @@ export class NodeProxy {
   /** Swaps the workload certificates and the trust bundle atomically (rejected: old stays). */
   setCertificates(snap: CertSnapshot): void { call('install certificates', () => this.#raw.setCertificates(snap)); }
   handshakes(): HandshakeCount[] { return call('handshake counters', () => this.#raw.handshakes()); }
+  /** The golden metrics (requests, responses, latency histograms per series) as parsed JSON. */
+  goldenMetrics(): unknown { return JSON.parse(call('golden metrics', () => this.#raw.goldenMetrics())) as unknown; }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }
 }
 
 export function nativeVersion(): string { return call('version', () => loadBinding().nativeVersion()); }
+
+/**
+ * Native route() (native/src/l7/matching.rs): the RouteResult for `head` on the Service port
+ * `dstIp:dstPort` of the HTTP table `table` (a TableHttp), with backend draw `u` in [0,1).
+ * The same function the proxy runs per request, exported so tests compare it with route.ts.
+ */
+export function routeEvaluate(table: TableHttp, dstIp: string, dstPort: number, head: RequestHead, u: number): RouteResult {
+  checkIp(dstIp, 'routeEvaluate');
+  if (!(u >= 0 && u < 1)) throw new MeshError('MESH_ERR_INVALID_ARG', `routeEvaluate: u ${u} is not in [0, 1)`);
+  const b = loadBinding();
+  return JSON.parse(call('routeEvaluate', () => b.routeEvaluate(JSON.stringify(table), dstIp, dstPort, JSON.stringify(head), u))) as RouteResult;
+}

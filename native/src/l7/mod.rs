@@ -2,10 +2,20 @@
 //! connections, the compiled route table and its matching, per-request balancing, retries under a
 //! budget, faults, rate limits and golden metrics, and the hyper-based proxy that executes them.
 
+pub mod api;
+mod attempt;
+pub mod authz_http;
 pub mod balancer;
 pub mod budget;
 pub mod detect;
+mod forward;
+pub mod io;
+mod json;
+pub mod matching;
 pub mod metrics;
+mod observe;
+mod parse;
+mod parse_filters;
 pub mod proxy;
 pub mod ratelimit;
 pub mod table;

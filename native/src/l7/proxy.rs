@@ -1,1 +1,292 @@
-//! (being written: see docs/l7.md)
+//! The HTTP proxy on a captured outbound connection: hyper serves HTTP/1.1 (keep-alive, Upgrade
+//! relayed as bytes after the 101) or h2c (trailers, so gRPC) on the client socket, and each
+//! request is routed (matching.rs), filtered, balanced and forwarded with its timeouts, retries,
+//! faults and limits (forward.rs). Answers of the proxy itself carry `x-nodemesh-error`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddrV4;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::balancer::{AccrualConfig, Balancer};
+use super::budget::RetryBudget;
+use super::forward::forward;
+use super::io::{ClientIo, Counts};
+use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
+use super::metrics::GoldenMetrics;
+use super::ratelimit::{retry_after_secs, TokenBucket};
+use super::table::{BudgetConfig, RateLimit};
+use super::upstream::{Body, Pool, Proto};
+use crate::proxy::engine::Shared;
+
+/// Header naming the MESH_ERR_* code of an answer the proxy gave itself.
+pub const ERROR_HEADER: &str = "x-nodemesh-error";
+
+/// A route's retry budget with the config it was made for.
+type Budget = (BudgetConfig, Arc<RetryBudget>);
+/// A policy target's token bucket with the config it was made for.
+type Bucket = (RateLimit, Arc<TokenBucket>);
+
+/// L7 state of one node proxy, shared by every connection: upstream pools, the per-request
+/// balancer (peak EWMA, failure accrual), retry budgets per route, token buckets per policy target
+/// and the golden metrics. Budgets and buckets outlive table swaps while their config is unchanged.
+pub struct L7State {
+    pub pool: Pool,
+    pub balancer: Balancer,
+    pub metrics: GoldenMetrics,
+    budgets: Mutex<HashMap<Arc<str>, Budget>>,
+    buckets: Mutex<HashMap<(Arc<str>, String), Bucket>>,
+}
+
+impl Default for L7State {
+    fn default() -> Self {
+        L7State {
+            pool: Pool::default(),
+            balancer: Balancer::new(AccrualConfig::default()),
+            metrics: GoldenMetrics::new(),
+            budgets: Mutex::default(),
+            buckets: Mutex::default(),
+        }
+    }
+}
+
+impl L7State {
+    /// The retry budget of a route (`key`), made or remade when its config changed.
+    pub fn budget(&self, key: &Arc<str>, cfg: BudgetConfig) -> Arc<RetryBudget> {
+        let mut m = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, b)) = m.get(key) {
+            if c.ratio == cfg.ratio && c.min_per_second == cfg.min_per_second && c.ttl == cfg.ttl {
+                return b.clone();
+            }
+        }
+        let b = Arc::new(RetryBudget::new(cfg.ratio, cfg.min_per_second, cfg.ttl));
+        m.insert(key.clone(), (cfg, b.clone()));
+        b
+    }
+
+    /// Takes a token of the policy's bucket for `scope` (the Service port or the route);
+    /// Err(wait) when it is empty.
+    pub fn rate_limit(&self, rl: &RateLimit, scope: String) -> Result<(), Duration> {
+        let bucket = {
+            let mut m = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (rl.policy.clone(), scope);
+            match m.get(&key) {
+                Some((c, b)) if c == rl => b.clone(),
+                _ => {
+                    let b = Arc::new(TokenBucket::new(rl.requests_per_second, rl.burst));
+                    m.insert(key, (rl.clone(), b.clone()));
+                    b
+                }
+            }
+        };
+        bucket.try_acquire()
+    }
+}
+
+/// 429 with `retry-after` in whole seconds.
+pub fn too_many(wait: Duration) -> Response<Body> {
+    let mut r = local(
+        StatusCode::TOO_MANY_REQUESTS,
+        "MESH_ERR_RATE_LIMITED",
+        hint("MESH_ERR_RATE_LIMITED"),
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(wait)),
+    );
+    r
+}
+
+/// What every request of one client connection shares.
+pub struct ConnCtx {
+    pub shared: Arc<Shared>,
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub proto: Proto,
+}
+
+/// Serves one client connection until it ends, upgraded relays included; false when it ended on
+/// an error (malformed request, reset). Byte counts land in `counts` as they move.
+pub async fn serve(
+    shared: Arc<Shared>,
+    sock: Arc<TcpStream>,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    proto: Proto,
+    counts: Arc<Counts>,
+) -> bool {
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let ok = serve_io(shared, ClientIo { sock, counts, done }, src, dst, proto).await;
+    let _ = finished.await;
+    ok
+}
+
+async fn serve_io(
+    shared: Arc<Shared>,
+    io: ClientIo,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    proto: Proto,
+) -> bool {
+    let table = shared.table();
+    let max_header = table
+        .http
+        .as_ref()
+        .map_or(60 << 10, |h| h.limits.max_header_bytes);
+    drop(table);
+    let ctx = Arc::new(ConnCtx {
+        shared,
+        src,
+        dst,
+        proto,
+    });
+    let svc = service_fn(move |req| {
+        let c = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(c, req).await) }
+    });
+    let io = TokioIo::new(io);
+    match proto {
+        Proto::H1 => http1::Builder::new()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .max_buf_size(max_header.max(8192))
+            .serve_connection(io, svc)
+            .with_upgrades()
+            .await
+            .is_ok(),
+        Proto::H2 => http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX))
+            .serve_connection(io, svc)
+            .await
+            .is_ok(),
+    }
+}
+
+/// The request head route() matches (docs/l7.md).
+pub fn head_of<B>(req: &Request<B>) -> RequestHead {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut headers: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for (k, v) in req.headers() {
+        let v = String::from_utf8_lossy(v.as_bytes());
+        headers
+            .entry(k.as_str().to_string())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v);
+            })
+            .or_insert_with(|| v.into_owned());
+    }
+    RequestHead {
+        method: req.method().as_str().to_string(),
+        authority,
+        path: req.uri().path().to_string(),
+        query: req.uri().query().unwrap_or("").to_string(),
+        headers,
+    }
+}
+
+async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let table = c.shared.table();
+    let Some(port) = table.http.as_ref().and_then(|h| h.port(c.dst)) else {
+        return local(
+            StatusCode::NOT_FOUND,
+            NO_ROUTE,
+            "this destination has no HTTP routes any more; retry the request",
+        );
+    };
+    if let Some(rl) = &port.rate_limit {
+        if let Err(wait) = c.shared.l7.rate_limit(rl, format!("port {}", port.addr)) {
+            return too_many(wait);
+        }
+    }
+    let head = head_of(&req);
+    match route(port, &head, fastrand::f64()) {
+        Outcome::Respond {
+            status,
+            code: "",
+            location: Some(loc),
+            ..
+        } => redirect(status, &loc),
+        Outcome::Respond { status, code, .. } => local(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            hint(code),
+        ),
+        Outcome::Forward {
+            route: e,
+            target,
+            authority,
+            path,
+            ..
+        } => forward(&c, &table, port, e, target, authority, path, req, start).await,
+    }
+}
+
+/// What to do about a code the proxy answers with.
+pub fn hint(code: &str) -> &'static str {
+    match code {
+        "MESH_ERR_NO_ROUTE" => "no route of this Service matches the request; check the HTTPRoute/GRPCRoute matches and hostnames",
+        "MESH_ERR_INVALID_BACKEND" => "the matched rule has no usable backend; check the route's ResolvedRefs status and backendRefs",
+        "MESH_ERR_NO_ENDPOINTS" => "the backend Service has no ready endpoint; check its pods and their readiness",
+        "MESH_ERR_RATE_LIMITED" => "the RateLimitPolicy of this route or Service is exhausted; retry after the retry-after seconds",
+        "MESH_ERR_REQUEST_TIMEOUT" => "the request did not complete within the route's timeouts.request; raise it or check the backend",
+        "MESH_ERR_BACKEND_TIMEOUT" => "the backend did not answer within the route's timeouts.backendRequest; raise it or check the backend",
+        "MESH_ERR_UPSTREAM_CONNECT" => "no endpoint of the backend Service accepted a connection; check its pods",
+        "MESH_ERR_UPSTREAM_RESET" => "the backend closed or reset the connection before answering; check its logs",
+        "MESH_ERR_PENDING_LIMIT" => "every endpoint of the backend has the maximum of pending requests; scale the backend or retry later",
+        "MESH_ERR_FAULT_ABORT" => "a FaultPolicy aborted this request on purpose; remove the policy to stop it",
+        "MESH_ERR_ENDPOINTS_EJECTED" => "every endpoint of the backend failed repeatedly and is ejected by failure accrual; they are probed back after a backoff",
+        "MESH_ERR_AUTHZ_DENIED" => "an AuthorizationPolicy of the destination denies this client",
+        _ => "the node proxy could not forward the request; see the agent's log",
+    }
+}
+
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+/// An answer of the proxy itself: `x-nodemesh-error: code` and a one-line body saying what to do.
+pub fn local(status: StatusCode, code: &str, msg: &str) -> Response<Body> {
+    let mut r = Response::new(full(format!("{code}: {msg}\n")));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(code) {
+        h.insert(ERROR_HEADER, v);
+    }
+    r
+}
+
+fn redirect(status: u16, location: &str) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}

@@ -392,6 +392,19 @@ impl Proxy {
         })
     }
 
+    /// The golden metrics of the HTTP proxy (native/src/l7/metrics.rs snapshot), as JSON.
+    #[napi]
+    pub fn golden_metrics(&self) -> Result<String> {
+        guard("goldenMetrics", || {
+            Ok(self
+                .open("goldenMetrics")?
+                .shared
+                .l7
+                .metrics
+                .snapshot_json())
+        })
+    }
+
     #[napi]
     pub fn stats(&self) -> Result<ProxyStats> {
         guard("stats", || {

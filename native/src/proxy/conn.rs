@@ -20,6 +20,13 @@ use super::relay::{relay, CloseReason, Tally};
 use super::services::{ServiceRoute, NO_ENDPOINTS};
 use super::table::{Decision, Direction, Table};
 use crate::hbone::{self, HboneStream, PoolKey, RelayEnd};
+use crate::l7::{
+    self,
+    detect::{self, Detected},
+    io::Counts,
+    table::Protocol,
+    upstream::Proto,
+};
 
 const AUTHZ_DENIED: &str = "MESH_ERR_AUTHZ_DENIED";
 const MTLS_REQUIRED: &str = "MESH_ERR_MTLS_REQUIRED";
@@ -50,7 +57,8 @@ pub enum Fail {
 /// Per-connection state (kept small: see the size test).
 pub struct ConnState {
     shared: Arc<Shared>,
-    client: TcpStream,
+    /// shared with the L7 proxy's hyper IO while it serves; reset on an abnormal end either way
+    client: Arc<TcpStream>,
     upstream: Option<Upstream>,
     id: u64,
     src: SocketAddrV4,
@@ -128,7 +136,7 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         shared,
         src: src.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         dst: dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-        client,
+        client: Arc::new(client),
         upstream: None,
         dir,
         start: Instant::now(),
@@ -143,7 +151,23 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
         st.reason = Reason::Close(CloseReason::ResetClient);
         return;
     };
-    let (upstream, bind_ip, service) = match st.shared.decide(dir, src, dst) {
+    let decision = st.shared.decide(dir, src, dst);
+    if dir == Direction::Outbound {
+        if let Decision::Forward {
+            service: Some(ref svc),
+            ..
+        }
+        | Decision::NoEndpoints(ref svc) = decision
+        {
+            // boxed: the HTTP path's state would otherwise grow every connection's future
+            if let Some(proto) = Box::pin(l7_protocol(&st, dst)).await {
+                st.service = Some(svc.clone());
+                Box::pin(serve_http(&mut st, src, dst, proto)).await;
+                return;
+            }
+        }
+    }
+    let (upstream, bind_ip, service) = match decision {
         Decision::Deny(code) => {
             st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
             st.reason = Reason::Denied(code);
@@ -235,13 +259,62 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
             st.reason = Reason::Close(r);
         }
         Some(Upstream::Tunnel(stream)) => {
-            let out = Box::pin(hbone::relay(&mut st.client, *stream, st.shared.max_buffer)).await;
+            let Some(client) = Arc::get_mut(&mut st.client) else {
+                st.reason = Reason::Close(CloseReason::IoError);
+                return;
+            };
+            let out = Box::pin(hbone::relay(client, *stream, st.shared.max_buffer)).await;
             st.tally.up = out.up;
             st.tally.down = out.down;
             st.reason = Reason::Close(relay_end(out.end));
         }
         None => {}
     }
+}
+
+/// Whether an outbound connection to `dst` is served as HTTP: its Service port is in the HTTP
+/// table with a known HTTP protocol, or `detect` and the client's first bytes are HTTP/1.x or the
+/// h2c preface within the detection bound (anything else, TLS included, stays TCP).
+async fn l7_protocol(st: &ConnState, dst: SocketAddrV4) -> Option<Proto> {
+    let table = st.shared.table();
+    let http = table.http.as_ref()?;
+    let port = http.port(dst)?;
+    match port.protocol {
+        Protocol::Tcp => None,
+        Protocol::Http1 => Some(Proto::H1),
+        Protocol::H2c | Protocol::Grpc => Some(Proto::H2),
+        Protocol::Detect => match detect::sniff(&st.client, http.detect_timeout).await {
+            Detected::Http1 => Some(Proto::H1),
+            Detected::H2c => Some(Proto::H2),
+            Detected::Tls | Detected::Tcp => None,
+        },
+    }
+}
+
+/// Serves the connection with the HTTP proxy (l7/proxy.rs): requests are routed and balanced one
+/// by one, so the connection itself has no single upstream. Its open and close events count the
+/// client's bytes as on the TCP path.
+async fn serve_http(st: &mut ConnState, src: SocketAddrV4, dst: SocketAddrV4, proto: Proto) {
+    let _ = st.client.set_nodelay(true);
+    st.sec.src_identity = st.shared.table().local_identity(*src.ip());
+    st.shared.events.push(st.event(Kind::Open, Reason::None));
+    let counts = Arc::new(Counts::default());
+    let ok = l7::proxy::serve(
+        st.shared.clone(),
+        st.client.clone(),
+        src,
+        dst,
+        proto,
+        counts.clone(),
+    )
+    .await;
+    st.tally.up = counts.up.load(Ordering::Relaxed);
+    st.tally.down = counts.down.load(Ordering::Relaxed);
+    st.reason = Reason::Close(if ok {
+        CloseReason::Eof
+    } else {
+        CloseReason::ResetClient
+    });
 }
 
 /// The close reason of a tunnelled relay's end.

@@ -81,6 +81,8 @@ pub struct Shared {
     /// the tunnel listener's port (0: none); a destination on it is a direct connect
     pub tunnel_port: u16,
     peer_tunnel_port: u16,
+    /// L7: upstream HTTP pools and per-endpoint pending requests (l7/proxy.rs)
+    pub l7: crate::l7::proxy::L7State,
 }
 
 impl Shared {
@@ -109,6 +111,7 @@ impl Shared {
             mode: cfg.mode,
             transparent: cfg.transparent,
             balancer: Balancer::default(),
+            l7: crate::l7::proxy::L7State::default(),
         }
     }
 

@@ -29,14 +29,14 @@
 
 pub mod api;
 mod authz;
-mod conn;
-mod engine;
+pub(crate) mod conn;
+pub(crate) mod engine;
 mod events;
 mod listener;
-mod relay;
+pub(crate) mod relay;
 mod services;
 mod splice;
-mod table;
+pub(crate) mod table;
 mod tunnel;
 
 #[cfg(test)]

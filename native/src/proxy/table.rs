@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::authz::Authz;
 use super::services::{self, ServiceRoute};
+use crate::l7::table::HttpTable;
 
 /// Close reason of a connection whose original destination is this node (or loopback).
 pub const DIRECT_CONNECT: &str = "MESH_ERR_DIRECT_CONNECT";
@@ -112,6 +113,8 @@ pub struct Table {
     peers: HashMap<Ipv4Addr, Arc<Peer>>,
     /// inbound authorization of this node's workloads
     pub authz: Authz,
+    /// L7: protocol detection and compiled HTTP routes (None: every connection is TCP)
+    pub http: Option<Arc<HttpTable>>,
     direct: Arc<str>,
 }
 
@@ -132,6 +135,7 @@ impl Table {
             services: HashMap::new(),
             peers: HashMap::new(),
             authz: Authz::empty(),
+            http: None,
             direct: Arc::from(DIRECT_CONNECT),
         }
     }
@@ -231,6 +235,10 @@ impl Table {
         let services = services::parse(obj.get("services"))?;
         let peers = parse_peers(obj.get("peers"))?;
         let authz = Authz::parse(obj.get("authz"))?;
+        let http = match obj.get("http") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Arc::new(HttpTable::parse(v)?)),
+        };
         Ok(Table {
             version,
             local,
@@ -239,6 +247,7 @@ impl Table {
             services,
             peers,
             authz,
+            http,
             direct: Arc::from(DIRECT_CONNECT),
         })
     }
