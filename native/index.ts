@@ -273,8 +273,9 @@ export class NodeProxy {
   /** Swaps the workload certificates and the trust bundle atomically (rejected: old stays). */
   setCertificates(snap: CertSnapshot): void { call('install certificates', () => this.#raw.setCertificates(snap)); }
   handshakes(): HandshakeCount[] { return call('handshake counters', () => this.#raw.handshakes()); }
-  /** The golden metrics (requests, responses, latency histograms per series) as parsed JSON. */
-  goldenMetrics(): unknown { return JSON.parse(call('golden metrics', () => this.#raw.goldenMetrics())) as unknown; }
+  /** The golden metrics snapshot (requests, responses, latency histograms per series) as JSON text:
+   *  the shape of GoldenMetrics::snapshot (agent/src/telemetry/golden.ts GoldenSnapshot). */
+  goldenMetrics(): string { return call('golden metrics', () => this.#raw.goldenMetrics()); }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }

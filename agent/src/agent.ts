@@ -15,7 +15,7 @@ import { compileTable } from './decide/index.js';
 import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type CertificateSigner } from './identity/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
-import { AgentMetrics, createLogger, type Logger } from './telemetry/index.js';
+import { AgentMetrics, createLogger, registerGoldenMetrics, type Logger } from './telemetry/index.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -114,6 +114,8 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     }
   };
   const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1], tunnelPort }, onEvents);
+  // read at scrape time; once the proxy is closed there is nothing to report
+  registerGoldenMetrics(metrics.registry, () => { try { return proxy.goldenMetrics(); } catch { return undefined; } });
 
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {
