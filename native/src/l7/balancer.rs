@@ -8,7 +8,8 @@
 //! `pick(&eps, u1, u2) -> Option<Claim>` (None: every endpoint ejected, or none);
 //! `Claim::endpoint()`, `Claim::pending()`, `Claim::finish(latency, ok)` (a dropped Claim is a
 //! cancel: outstanding released, no sample); `pending(ep)` for the 503 bound
-//! (`claim.pending() >= max` → drop the claim, answer 503); `state(ep)`, `rtt(ep)` for metrics.
+//! (`claim.pending() >= max` → drop the claim, answer 503); `state(ep)`, `rtt_at(ep, now)` and
+//! `snapshot_at(now)` (JSON, for config_dump) for metrics and tests.
 //! `*_at(…, Instant)` variants take the clock (tests).
 //!
 //! Peak EWMA (tower's PeakEwma): a sample above the estimate replaces it at once; a lower one is
@@ -318,6 +319,42 @@ impl Balancer {
     pub fn rtt_at(&self, ep: SocketAddrV4, now: Instant) -> Option<Duration> {
         self.lookup(ep)
             .map(|e| Duration::from_nanos(e.rtt_ns(ns(self.epoch, now)) as u64))
+    }
+
+    /// Every remembered endpoint, sorted by address, for config_dump and end-to-end checks:
+    /// `[{ "endpoint": "ip:port", "state": "ready"|"ejected"|"probing", "consecutiveFailures",
+    ///     "ejections", "remainingMs" (until a probe may go), "pending", "rttMs" }]`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        self.snapshot_at(Instant::now())
+    }
+
+    pub fn snapshot_at(&self, now: Instant) -> serde_json::Value {
+        let mut all: Vec<(SocketAddrV4, Arc<Endpoint>)> = Vec::new();
+        for shard in &self.shards {
+            let m = shard.read().unwrap_or_else(|e| e.into_inner());
+            all.extend(m.iter().map(|(a, e)| (*a, e.clone())));
+        }
+        all.sort_by_key(|(a, _)| *a);
+        let now_ns = ns(self.epoch, now);
+        let rows = all.iter().map(|(addr, e)| {
+            let (state, failures, ejections, remaining) = match e.state_at(now) {
+                EndpointState::Ready {
+                    consecutive_failures,
+                } => ("ready", consecutive_failures, 0, Duration::ZERO),
+                EndpointState::Ejected {
+                    remaining,
+                    ejections,
+                } => ("ejected", 0, ejections, remaining),
+                EndpointState::Probing { ejections } => ("probing", 0, ejections, Duration::ZERO),
+                EndpointState::Unknown => ("unknown", 0, 0, Duration::ZERO),
+            };
+            serde_json::json!({
+                "endpoint": addr.to_string(), "state": state, "consecutiveFailures": failures,
+                "ejections": ejections, "remainingMs": remaining.as_millis() as u64,
+                "pending": e.outstanding.load(Ordering::Acquire), "rttMs": e.rtt_ns(now_ns) / 1e6,
+            })
+        });
+        serde_json::Value::Array(rows.collect())
     }
 
     /// Endpoints currently remembered.

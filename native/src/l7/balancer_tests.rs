@@ -299,3 +299,29 @@ fn many_threads_pick_and_finish() {
             consecutive_failures: 0
         }));
 }
+
+#[test]
+fn snapshot_lists_every_endpoint_with_its_state() {
+    let t0 = Instant::now();
+    let b = Balancer::with_config_at(cfg(1, 2, 8), t0);
+    b.pick_at(&[ep(2)], 0.0, 0.0, t0)
+        .unwrap()
+        .finish_at(ms(1.0), false, t0);
+    let held = b.pick_at(&[ep(1)], 0.0, 0.0, t0).unwrap();
+    let v = b.snapshot_at(t0 + Duration::from_millis(500));
+    let e1 = (-0.05f64).exp() * 30.0;
+    assert_eq!(v[0]["endpoint"], "10.0.0.1:8080");
+    assert_eq!(v[0]["state"], "ready");
+    assert_eq!(v[0]["pending"], 1);
+    assert!(
+        (v[0]["rttMs"].as_f64().unwrap() - e1).abs() < 1e-9,
+        "{}",
+        v[0]["rttMs"]
+    );
+    assert_eq!(v[1]["endpoint"], "10.0.0.2:8080");
+    assert_eq!(v[1]["state"], "ejected");
+    assert_eq!(v[1]["ejections"], 1);
+    assert_eq!(v[1]["remainingMs"], 1500);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    drop(held);
+}
