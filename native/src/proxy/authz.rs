@@ -1,7 +1,7 @@
 //! Inbound authorization: the `authz` part of the decision table (wire shape and semantics:
 //! agent/src/authz, compiled there from AuthorizationPolicy and MeshTLSPolicy objects) and its
-//! per-connection evaluation, the same algorithm as agent/src/authz/evaluate.ts: the rows of
-//! test/fixtures/authz/cases.json must agree. Evaluation allocates nothing (Arc clones only).
+//! evaluation per connection or per HTTP request (the HTTP fields: l7/authz_http.rs), the same
+//! algorithm as agent/src/authz/evaluate.ts: the rows of test/fixtures/authz/cases.json must agree.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -10,6 +10,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::table::{as_array, as_object, describe, field, ipv4};
+pub use crate::l7::authz_http::AuthzRequest;
+use crate::l7::authz_http::{valid_pattern, HeaderMatch, HttpOp};
 
 /// Close reason of a connection no policy allows (or a DENY policy matches).
 pub const AUTHZ_DENIED: &str = "MESH_ERR_AUTHZ_DENIED";
@@ -19,6 +21,8 @@ pub const MTLS_REQUIRED: &str = "MESH_ERR_MTLS_REQUIRED";
 const MESH_DEFAULT_POLICY: &str = "mesh-default";
 /// Longest policy name, identity glob or namespace accepted (sanity bounds, not Kubernetes rules).
 const MAX_TEXT: usize = 512;
+/// Longest HTTP value pattern accepted (the CRD's bound on paths and header values).
+const MAX_HTTP_TEXT: usize = 1024;
 
 /// How the connection reached the node proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +96,15 @@ struct Workload {
     /// "default:<policy>"
     default_name: Arc<str>,
     policies: Box<[u32]>,
+    needs_http: NeedsHttp,
+}
+
+/// Which ports of a workload have L7 rules (`needsHttp` of the table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NeedsHttp {
+    No,
+    All,
+    Ports(Box<[u16]>),
 }
 
 #[derive(Debug)]
@@ -105,7 +118,8 @@ struct Policy {
 struct Rule {
     from: Option<Box<[Source]>>,
     ports: Option<Box<[u16]>>,
-    l7: bool,
+    /// the HTTP fields: Some exactly when the table's l7 is true
+    http: Option<HttpOp>,
 }
 
 #[derive(Debug)]
@@ -160,12 +174,13 @@ impl Authz {
             .map(|(n, _)| Arc::from(format!("default:{n}")))
             .collect();
         let mut workloads = HashMap::new();
-        for (i, w) in as_array(field(o, path, "workloads")?, "authz.workloads")?
+        for (i, wv) in as_array(field(o, path, "workloads")?, "authz.workloads")?
             .iter()
             .enumerate()
         {
             let wp = format!("authz.workloads[{i}]");
-            let (ip, w) = workload(w, &wp, policies.len(), &names)?;
+            let (ip, mut w) = workload(wv, &wp, policies.len(), &names)?;
+            w.needs_http = needs_http_of(stated_needs(wv, &wp)?, &w, &policies, &wp)?;
             if workloads.insert(ip, w).is_some() {
                 return Err(format!("{wp}.ip: \"{ip}\" is listed twice"));
             }
@@ -184,11 +199,29 @@ impl Authz {
         self.workloads.len()
     }
 
-    /// Authorizes one inbound connection (the order is agent/src/authz/evaluate.ts `authorize`):
+    /// Whether authorizing a connection to `dst_ip:dst_port` needs its HTTP requests (the table's
+    /// `needsHttp`): the inbound path then parses HTTP and calls [`Authz::evaluate_request`] per
+    /// request; otherwise (and for a connection that is not HTTP) [`Authz::evaluate`] is final.
+    pub fn needs_http(&self, dst_ip: Ipv4Addr, dst_port: u16) -> bool {
+        match self.workloads.get(&dst_ip).map(|w| &w.needs_http) {
+            None | Some(NeedsHttp::No) => false,
+            Some(NeedsHttp::All) => true,
+            Some(NeedsHttp::Ports(ps)) => ps.contains(&dst_port),
+        }
+    }
+
+    /// Authorizes one inbound connection with no HTTP request: [`Authz::evaluate_request`] with None.
+    pub fn evaluate(&self, i: &AuthzInput) -> AuthzVerdict {
+        self.evaluate_request(i, None)
+    }
+
+    /// Authorizes one inbound connection, or one HTTP request on it (the order is agent/src/authz/evaluate.ts `authorize`):
     /// not a workload here → allow; STRICT and plaintext → MTLS_REQUIRED; a matching DENY →
     /// denied; ALLOW policies present → the first matching allows, none → denied; else the
-    /// default policy. The first matching AUDIT policy is reported in the authz verdicts.
-    pub fn evaluate(&self, i: &AuthzInput) -> AuthzVerdict {
+    /// default policy. The first matching AUDIT policy is reported in the authz verdicts. Without a
+    /// request, a rule with HTTP fields never matches for ALLOW and AUDIT and matches on its other
+    /// fields for DENY (Istio's rule for HTTP-only fields on TCP traffic).
+    pub fn evaluate_request(&self, i: &AuthzInput, http: Option<&AuthzRequest>) -> AuthzVerdict {
         let Some(w) = self.workloads.get(&i.dst_ip) else {
             return self.verdict(true, "", &self.none, &self.none);
         };
@@ -208,18 +241,18 @@ impl Authz {
             let p = &self.policies[idx as usize];
             match p.action {
                 Action::Deny => {
-                    if deny.is_none() && p.matches(i) {
+                    if deny.is_none() && p.matches(i, http) {
                         deny = Some(&p.name);
                     }
                 }
                 Action::Audit => {
-                    if audit.is_none() && p.matches(i) {
+                    if audit.is_none() && p.matches(i, http) {
                         audit = Some(&p.name);
                     }
                 }
                 Action::Allow => {
                     first_allow = first_allow.or(Some(&p.name));
-                    if allowed.is_none() && p.matches(i) {
+                    if allowed.is_none() && p.matches(i, http) {
                         allowed = Some(&p.name);
                     }
                 }
@@ -266,20 +299,26 @@ impl Authz {
 // === matching ===
 
 impl Policy {
-    fn matches(&self, i: &AuthzInput) -> bool {
+    fn matches(&self, i: &AuthzInput, http: Option<&AuthzRequest>) -> bool {
         let deny = self.action == Action::Deny;
-        self.rules.iter().any(|r| r.matches(deny, i))
+        self.rules.iter().any(|r| r.matches(deny, i, http))
     }
 }
 
 impl Rule {
-    /// An L7 rule never matches for ALLOW and AUDIT; for DENY it matches on its L4 fields alone.
-    fn matches(&self, deny: bool, i: &AuthzInput) -> bool {
-        if self.l7 && !deny {
+    /// Without a request an L7 rule never matches for ALLOW and AUDIT; for DENY it matches on its
+    /// L4 fields alone. With a request its HTTP fields must match too.
+    fn matches(&self, deny: bool, i: &AuthzInput, http: Option<&AuthzRequest>) -> bool {
+        if self.http.is_some() && http.is_none() && !deny {
             return false;
         }
         if let Some(ports) = &self.ports {
             if !ports.contains(&i.dst_port) {
+                return false;
+            }
+        }
+        if let (Some(op), Some(r)) = (&self.http, http) {
+            if !op.matches(r) {
                 return false;
             }
         }
@@ -487,6 +526,7 @@ fn workload(
             default: DEFAULTS[k].1,
             default_name: names[k].clone(),
             policies,
+            needs_http: NeedsHttp::No,
         },
     ))
 }
@@ -528,7 +568,187 @@ fn rule(v: &Value, path: &str) -> Result<Rule, String> {
         Some(Value::Bool(b)) => *b,
         Some(x) => return Err(format!("{path}.l7: {} is not a boolean", describe(x))),
     };
-    Ok(Rule { from, ports, l7 })
+    let http = match o.get("http") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(http_op(v, &format!("{path}.http"))?),
+    };
+    if l7 != http.is_some() {
+        return Err(format!(
+            "{path}.http: must be set exactly when l7 is true (l7 is {l7})"
+        ));
+    }
+    Ok(Rule { from, ports, http })
+}
+
+const HTTP_FIELDS: [&str; 7] = [
+    "methods",
+    "notMethods",
+    "paths",
+    "notPaths",
+    "hosts",
+    "notHosts",
+    "headers",
+];
+
+/// A value pattern of an HTTP field: non-empty, bounded, '*' only whole, first or last.
+fn http_text<'a>(v: &'a Value, path: &str) -> Result<&'a str, String> {
+    match v.as_str() {
+        Some(s) if s.len() <= MAX_HTTP_TEXT && valid_pattern(s) => Ok(s),
+        _ => Err(format!(
+            "{path}: {} is not a value pattern (exact, \"prefix*\", \"*suffix\" or \"*\", at most {MAX_HTTP_TEXT} bytes)",
+            describe(v)
+        )),
+    }
+}
+
+/// The `http` of a rule (`TableAuthzHttp`); an unknown field is refused, since ignoring one
+/// would make a rule match more than its policy says.
+fn http_op(v: &Value, path: &str) -> Result<HttpOp, String> {
+    let o = as_object(v, path)?;
+    if let Some(k) = o.keys().find(|k| !HTTP_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "{path}.{k}: not a field of an operation's HTTP fields"
+        ));
+    }
+    if o.is_empty() {
+        return Err(format!("{path}: sets no HTTP field"));
+    }
+    let owned = |check: fn(&str) -> bool, what: &'static str| {
+        move |x: &Value, p: &str| -> Result<Box<str>, String> {
+            let s = http_text(x, p)?;
+            if check(s) {
+                Ok(Box::from(s))
+            } else {
+                Err(format!("{p}: {} {what}", describe(x)))
+            }
+        }
+    };
+    let method = owned(
+        |s| !s.contains('*') && s.bytes().all(|b| b.is_ascii_uppercase()),
+        "is not an HTTP method (uppercase letters)",
+    );
+    let path_p = owned(
+        |s| s.starts_with('/') || s.starts_with('*'),
+        "does not start with '/' or '*'",
+    );
+    let host = owned(
+        |s| !s.bytes().any(|b| b.is_ascii_uppercase()),
+        "is not lowercase",
+    );
+    let hp = format!("{path}.headers");
+    let mut headers: Vec<HeaderMatch> = Vec::new();
+    if let Some(hv) = o.get("headers") {
+        for (i, h) in as_array(hv, &hp)?.iter().enumerate() {
+            let ip = format!("{hp}[{i}]");
+            let ho = as_object(h, &ip)?;
+            let nv = field(ho, &ip, "name")?;
+            let name = match nv.as_str() {
+                Some(n)
+                    if !n.is_empty()
+                        && n.len() <= MAX_TEXT
+                        && n.bytes()
+                            .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase()) =>
+                {
+                    n
+                }
+                _ => {
+                    return Err(format!(
+                        "{ip}.name: {} is not a lowercase header name",
+                        describe(nv)
+                    ))
+                }
+            };
+            if headers.last().is_some_and(|(prev, _)| &**prev >= name) {
+                return Err(format!(
+                    "{ip}.name: \"{name}\" is not after the previous name (sorted, unique)"
+                ));
+            }
+            let vp = format!("{ip}.values");
+            let values = as_array(field(ho, &ip, "values")?, &vp)?
+                .iter()
+                .enumerate()
+                .map(|(k, x)| http_text(x, &format!("{vp}[{k}]")).map(Box::<str>::from))
+                .collect::<Result<Box<[Box<str>]>, String>>()?;
+            if values.is_empty() {
+                return Err(format!("{vp}: lists no value"));
+            }
+            headers.push((Box::from(name), values));
+        }
+    }
+    Ok(HttpOp {
+        methods: opt_list(o, "methods", path, method)?,
+        not_methods: opt_list(o, "notMethods", path, method)?,
+        paths: opt_list(o, "paths", path, path_p)?,
+        not_paths: opt_list(o, "notPaths", path, path_p)?,
+        hosts: opt_list(o, "hosts", path, host)?,
+        not_hosts: opt_list(o, "notHosts", path, host)?,
+        headers: headers.into_boxed_slice(),
+    })
+}
+
+/// What a workload's policies need (agent/src/authz/http.ts `workloadNeedsHttp`); the table's
+/// `needsHttp`, when present, must say the same.
+fn needs_http_of(
+    stated: Option<NeedsHttp>,
+    w: &Workload,
+    policies: &[Policy],
+    path: &str,
+) -> Result<NeedsHttp, String> {
+    let mut ports: Vec<u16> = Vec::new();
+    let mut all = false;
+    for &idx in w.policies.iter() {
+        for r in policies[idx as usize]
+            .rules
+            .iter()
+            .filter(|r| r.http.is_some())
+        {
+            match &r.ports {
+                None => all = true,
+                Some(ps) => ports.extend(ps.iter()),
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    let computed = if all {
+        NeedsHttp::All
+    } else if ports.is_empty() {
+        NeedsHttp::No
+    } else {
+        NeedsHttp::Ports(ports.into_boxed_slice())
+    };
+    match stated {
+        Some(s) if s != computed => Err(format!(
+            "{path}.needsHttp: says {s:?} but the workload's L7 rules need {computed:?}"
+        )),
+        _ => Ok(computed),
+    }
+}
+
+/// The table's `needsHttp` of one workload: absent → None (computed), false, true or pod ports.
+fn stated_needs(w: &Value, path: &str) -> Result<Option<NeedsHttp>, String> {
+    let np = format!("{path}.needsHttp");
+    match w.get("needsHttp") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(false)) => Ok(Some(NeedsHttp::No)),
+        Some(Value::Bool(true)) => Ok(Some(NeedsHttp::All)),
+        Some(Value::Array(ps)) => ps
+            .iter()
+            .enumerate()
+            .map(|(k, x)| port(x, &format!("{np}[{k}]")))
+            .collect::<Result<Vec<u16>, String>>()
+            .map(|v| {
+                Some(if v.is_empty() {
+                    NeedsHttp::No
+                } else {
+                    NeedsHttp::Ports(v.into_boxed_slice())
+                })
+            }),
+        Some(x) => Err(format!(
+            "{np}: {} is not a boolean or a list of ports",
+            describe(x)
+        )),
+    }
 }
 
 fn source(v: &Value, path: &str) -> Result<Source, String> {

@@ -1,6 +1,12 @@
 //! Authz tests: every row of test/fixtures/authz/cases.json (the rows agent/src/authz authorize()
-//! passes too), each malformed field reported with its path, and the table without authz.
+//! passes too), per connection or per HTTP request, each malformed field reported with its path,
+//! needsHttp, the table without authz, and the HTTP helpers of l7/authz_http.rs.
 use super::*;
+use crate::l7::authz_http::{
+    deny_response, grpc_message, host_of, normalize_path, valid_pattern, value_matches,
+    HttpAuthzCounters, MAX_POLICIES, OTHER_POLICY,
+};
+use std::collections::BTreeMap;
 
 const CASES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -25,10 +31,44 @@ fn ip(v: &Value) -> Ipv4Addr {
     v.as_str().unwrap().parse().unwrap()
 }
 
+fn headers_of(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Sets (Some) or removes (None) the value at a JSON pointer (an array index past the end appends).
+fn set_at(v: &mut Value, ptr: &str, value: &Option<Value>) {
+    let (parent, key) = ptr.rsplit_once('/').unwrap();
+    match v.pointer_mut(parent).unwrap() {
+        Value::Object(m) => match value {
+            Some(x) => {
+                m.insert(key.to_string(), x.clone());
+            }
+            None => {
+                m.remove(key);
+            }
+        },
+        Value::Array(a) => {
+            let i: usize = key.parse().unwrap();
+            let x = value.clone().unwrap();
+            if i < a.len() {
+                a[i] = x;
+            } else {
+                a.push(x);
+            }
+        }
+        _ => panic!("{ptr}"),
+    }
+}
+
 #[test]
 fn authz_agrees_with_every_row_of_cases_json() {
     let all = cases();
     let mut rows = 0;
+    let mut http_rows = 0;
     let mut failures = Vec::new();
     for t in all["tables"].as_array().unwrap() {
         let authz =
@@ -36,13 +76,27 @@ fn authz_agrees_with_every_row_of_cases_json() {
         for r in t["rows"].as_array().unwrap() {
             rows += 1;
             let i = &r["input"];
-            let got = authz.evaluate(&AuthzInput {
+            let input = AuthzInput {
                 dst_ip: ip(&i["dstIp"]),
                 dst_port: i["dstPort"].as_u64().unwrap() as u16,
                 src_ip: ip(&i["srcIp"]),
                 identity: i["identity"].as_str(),
                 transport: transport(i["transport"].as_str().unwrap()),
-            });
+            };
+            let got = match r.get("http") {
+                None => authz.evaluate(&input),
+                Some(h) => {
+                    http_rows += 1;
+                    let headers = headers_of(&h["headers"]);
+                    let req = AuthzRequest::new(
+                        h["method"].as_str().unwrap(),
+                        h["authority"].as_str().unwrap(),
+                        h["path"].as_str().unwrap(),
+                        &headers,
+                    );
+                    authz.evaluate_request(&input, Some(&req))
+                }
+            };
             let w = &r["want"];
             let want = (
                 w["allow"].as_bool().unwrap(),
@@ -58,7 +112,11 @@ fn authz_agrees_with_every_row_of_cases_json() {
             }
         }
     }
-    assert!(rows >= 80, "only {rows} rows");
+    assert!(rows >= 160, "only {rows} rows");
+    assert!(
+        http_rows >= 60,
+        "only {http_rows} rows with an HTTP request"
+    );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
@@ -284,27 +342,7 @@ fn authz_rejects_each_malformed_field_with_its_path() {
         if ptr.is_empty() {
             v = value.clone().unwrap();
         } else {
-            let (parent, key) = ptr.rsplit_once('/').unwrap();
-            match v.pointer_mut(parent).unwrap() {
-                Value::Object(m) => match &value {
-                    Some(x) => {
-                        m.insert(key.to_string(), x.clone());
-                    }
-                    None => {
-                        m.remove(key);
-                    }
-                },
-                Value::Array(a) => {
-                    let i: usize = key.parse().unwrap();
-                    let x = value.clone().unwrap();
-                    if i < a.len() {
-                        a[i] = x;
-                    } else {
-                        a.push(x);
-                    }
-                }
-                _ => panic!("{ptr}"),
-            }
+            set_at(&mut v, &ptr, &value);
         }
         let err = Authz::parse(Some(&v)).expect_err(&ptr);
         assert!(err.contains(want), "{ptr}: got {err:?}, want {want:?}");
@@ -361,4 +399,352 @@ fn authz_glob_and_cidr_helpers() {
     assert_eq!(parse_cidr("10.0.0.0/"), None);
     assert_eq!(parse_ipv4("255.255.255.255"), Some(u32::MAX));
     assert_eq!(parse_ipv4("1.2.3.4.5"), None);
+}
+
+const GOOD_L7: &str = r#"{
+  "trustDomain": "cluster.local",
+  "workloads": [
+    { "ip": "10.0.0.1", "mode": "PERMISSIVE", "modePolicy": "", "portModes": [], "defaultPolicy": "deny",
+      "policies": [0], "needsHttp": [80] },
+    { "ip": "10.0.0.2", "mode": "PERMISSIVE", "modePolicy": "", "portModes": [], "defaultPolicy": "deny",
+      "policies": [] }
+  ],
+  "policies": [
+    { "name": "a/p", "action": "DENY", "rules": [
+      { "from": null, "ports": [80], "l7": true, "http": { "methods": ["GET"], "notMethods": ["PUT"],
+        "paths": ["/a/*"], "notPaths": ["*.php"], "hosts": ["web"], "notHosts": ["*.evil"],
+        "headers": [{ "name": "x-a", "values": ["1"] }, { "name": "x-b", "values": ["*"] }] } } ] }
+  ]
+}"#;
+
+#[test]
+fn authz_rejects_malformed_http_fields_with_their_path() {
+    let good: Value = serde_json::from_str(GOOD_L7).unwrap();
+    let a = Authz::parse(Some(&good)).unwrap();
+    assert!(a.needs_http(Ipv4Addr::new(10, 0, 0, 1), 80));
+    let h = "/policies/0/rules/0/http";
+    let r0 = "authz.policies[0].rules[0]";
+    let cases: Vec<(String, Option<Value>, String)> = vec![
+        (
+            h.to_string(),
+            None,
+            format!("{r0}.http: must be set exactly when l7 is true (l7 is true)"),
+        ),
+        (
+            "/policies/0/rules/0/l7".into(),
+            Some(Value::from(false)),
+            format!("{r0}.http: must be set exactly when l7 is true (l7 is false)"),
+        ),
+        (
+            h.to_string(),
+            Some(serde_json::json!({})),
+            format!("{r0}.http: sets no HTTP field"),
+        ),
+        (
+            h.to_string(),
+            Some(Value::from(1)),
+            format!("{r0}.http: 1 is not an object"),
+        ),
+        (
+            format!("{h}/notHeaders"),
+            Some(serde_json::json!([])),
+            format!("{r0}.http.notHeaders: not a field"),
+        ),
+        (
+            format!("{h}/methods/0"),
+            Some(Value::from("get")),
+            format!("{r0}.http.methods[0]: \"get\" is not an HTTP method"),
+        ),
+        (
+            format!("{h}/notMethods"),
+            Some(Value::from("GET")),
+            format!("{r0}.http.notMethods: \"GET\" is not an array"),
+        ),
+        (
+            format!("{h}/paths/0"),
+            Some(Value::from("a/*")),
+            format!("{r0}.http.paths[0]: \"a/*\" does not start with '/' or '*'"),
+        ),
+        (
+            format!("{h}/notPaths/0"),
+            Some(Value::from("/a/*/b")),
+            format!("{r0}.http.notPaths[0]: \"/a/*/b\" is not a value pattern"),
+        ),
+        (
+            format!("{h}/paths/0"),
+            Some(Value::from("*a*")),
+            format!("{r0}.http.paths[0]: \"*a*\" is not a value pattern"),
+        ),
+        (
+            format!("{h}/paths/0"),
+            Some(Value::from("/".repeat(1025))),
+            format!("{r0}.http.paths[0]:"),
+        ),
+        (
+            format!("{h}/hosts/0"),
+            Some(Value::from("Web")),
+            format!("{r0}.http.hosts[0]: \"Web\" is not lowercase"),
+        ),
+        (
+            format!("{h}/notHosts/0"),
+            Some(Value::from("")),
+            format!("{r0}.http.notHosts[0]: \"\" is not a value pattern"),
+        ),
+        (
+            format!("{h}/headers/0/name"),
+            Some(Value::from("X-A")),
+            format!("{r0}.http.headers[0].name: \"X-A\" is not a lowercase header name"),
+        ),
+        (
+            format!("{h}/headers/1/name"),
+            Some(Value::from("x-a")),
+            format!("{r0}.http.headers[1].name: \"x-a\" is not after the previous name"),
+        ),
+        (
+            format!("{h}/headers/0/values"),
+            Some(serde_json::json!([])),
+            format!("{r0}.http.headers[0].values: lists no value"),
+        ),
+        (
+            format!("{h}/headers/0/values/0"),
+            Some(Value::from("a*b")),
+            format!("{r0}.http.headers[0].values[0]: \"a*b\" is not a value pattern"),
+        ),
+        (
+            format!("{h}/headers/0/values"),
+            None,
+            format!("{r0}.http.headers[0].values: missing"),
+        ),
+        (
+            "/workloads/0/needsHttp".into(),
+            Some(Value::from(true)),
+            "authz.workloads[0].needsHttp: says All but the workload's L7 rules need Ports([80])"
+                .into(),
+        ),
+        (
+            "/workloads/0/needsHttp".into(),
+            Some(Value::from(false)),
+            "authz.workloads[0].needsHttp: says No".into(),
+        ),
+        (
+            "/workloads/1/needsHttp".into(),
+            Some(serde_json::json!([80])),
+            "authz.workloads[1].needsHttp: says Ports([80]) but the workload's L7 rules need No"
+                .into(),
+        ),
+        (
+            "/workloads/0/needsHttp".into(),
+            Some(serde_json::json!([0])),
+            "authz.workloads[0].needsHttp[0]: 0 is not a port".into(),
+        ),
+        (
+            "/workloads/0/needsHttp".into(),
+            Some(Value::from("all")),
+            "authz.workloads[0].needsHttp: \"all\" is not a boolean or a list of ports".into(),
+        ),
+    ];
+    for (ptr, value, want) in cases {
+        let mut v = good.clone();
+        set_at(&mut v, &ptr, &value);
+        let err = Authz::parse(Some(&v)).expect_err(&ptr);
+        assert!(err.contains(&want), "{ptr}: got {err:?}, want {want:?}");
+    }
+    // an absent needsHttp is computed
+    let mut v = good.clone();
+    set_at(&mut v, "/workloads/0/needsHttp", &None);
+    let a = Authz::parse(Some(&v)).unwrap();
+    assert!(a.needs_http(Ipv4Addr::new(10, 0, 0, 1), 80));
+    assert!(!a.needs_http(Ipv4Addr::new(10, 0, 0, 1), 81));
+}
+
+#[test]
+fn authz_needs_http_per_workload_and_port() {
+    let all = cases();
+    let t = all["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "http")
+        .unwrap();
+    let a = Authz::parse(Some(&t["table"])).unwrap();
+    let rows: [(&str, u16, bool); 7] = [
+        ("10.1.0.1", 1, true),
+        ("10.1.0.7", 8080, true),
+        ("10.1.0.7", 8081, false),
+        ("10.1.0.9", 9000, true),
+        ("10.1.0.9", 9001, false),
+        ("10.1.0.13", 80, false),
+        ("10.9.9.9", 80, false),
+    ];
+    for (dst, port, want) in rows {
+        assert_eq!(
+            a.needs_http(dst.parse().unwrap(), port),
+            want,
+            "{dst}:{port}"
+        );
+    }
+}
+
+#[test]
+fn authz_http_value_patterns_paths_and_hosts() {
+    let values: [(&str, &str, bool); 12] = [
+        ("*", "", true),
+        ("/api/*", "/api/", true),
+        ("/api/*", "/api", false),
+        ("*.css", "/a/b.css", true),
+        ("*.css", "/a/b.cssx", false),
+        ("/x", "/x", true),
+        ("/x", "/X", false),
+        ("es-*", "es-", true),
+        ("*iPhone", "iPhone", true),
+        ("*iPhone", "iPhone OS", false),
+        ("/x", "/x/", false),
+        ("*", "anything", true),
+    ];
+    for (p, v, want) in values {
+        assert_eq!(value_matches(p, v), want, "{p} ~ {v:?}");
+    }
+    for (p, want) in [
+        ("*", true),
+        ("a*", true),
+        ("*a", true),
+        ("a", true),
+        ("**", false),
+        ("*a*", false),
+        ("a*b", false),
+        ("", false),
+    ] {
+        assert_eq!(valid_pattern(p), want, "{p:?}");
+    }
+    // the same rows as test/unit/authz/http.test.ts
+    let paths: [(&str, &str); 23] = [
+        ("/", "/"),
+        ("/a/b", "/a/b"),
+        ("/a/./b", "/a/b"),
+        ("/a/b/../c", "/a/c"),
+        ("/a/b/..", "/a/"),
+        ("/a/b/.", "/a/b/"),
+        ("/..", "/"),
+        ("/../../x", "/x"),
+        ("/a//../b", "/a/b"),
+        ("/a//b", "/a//b"),
+        ("/%61dmin", "/admin"),
+        ("/%7e%2D%5F", "/~-_"),
+        ("/a%2fb", "/a%2Fb"),
+        ("/a%2Fb", "/a%2Fb"),
+        ("/%2e%2e/x", "/x"),
+        ("/%2E/x", "/x"),
+        ("/a%zz", "/a%zz"),
+        ("/a%4", "/a%4"),
+        ("/%", "/%"),
+        ("/caf%C3%A9", "/caf%C3%A9"),
+        ("/a/..%2f", "/a/..%2F"),
+        ("*", "*"),
+        ("", ""),
+    ];
+    for (inp, want) in paths {
+        assert_eq!(normalize_path(inp), want, "{inp}");
+    }
+    for (a, want) in [
+        ("Web.Shop:8080", "web.shop"),
+        ("web", "web"),
+        ("[::1]:80", "[::1]"),
+        ("[::1]", "[::1]"),
+        ("10.0.0.1:80", "10.0.0.1"),
+        ("", ""),
+    ] {
+        assert_eq!(host_of(a), want, "{a}");
+    }
+}
+
+#[test]
+fn authz_deny_response_http_403_and_grpc_permission_denied() {
+    let h = deny_response("MESH_ERR_AUTHZ_DENIED", false);
+    assert_eq!(h.status, 403);
+    assert_eq!(
+        h.headers,
+        vec![
+            ("content-type", "text/plain; charset=utf-8".to_string()),
+            ("x-nodemesh-error", "MESH_ERR_AUTHZ_DENIED".to_string())
+        ]
+    );
+    assert!(
+        h.body.starts_with("MESH_ERR_AUTHZ_DENIED: ") && h.body.ends_with("AuthorizationPolicy\n")
+    );
+    let g = deny_response("MESH_ERR_AUTHZ_DENIED", true);
+    assert_eq!(g.status, 200);
+    assert_eq!(
+        g.headers[0],
+        ("content-type", "application/grpc".to_string())
+    );
+    assert_eq!(g.headers[1], ("grpc-status", "7".to_string()));
+    assert!(g.headers[2].1.starts_with("MESH_ERR_AUTHZ_DENIED: "));
+    assert_eq!(g.body, "");
+    let m = deny_response("MESH_ERR_MTLS_REQUIRED", false);
+    assert!(m.body.starts_with("MESH_ERR_MTLS_REQUIRED: ") && m.body.contains("mutual TLS"));
+    assert_eq!(deny_response("", false), h);
+    assert_eq!(grpc_message("a b%c\n\u{e9}"), "a b%25c%0A%C3%A9");
+    let headers: BTreeMap<String, String> = [(
+        "content-type".to_string(),
+        "application/grpc+proto".to_string(),
+    )]
+    .into();
+    assert!(AuthzRequest::new("POST", "x", "/s/m", &headers).is_grpc());
+    assert!(!AuthzRequest::new("POST", "x", "/s/m", &BTreeMap::new()).is_grpc());
+}
+
+#[test]
+fn authz_http_counters_by_policy_with_a_series_cap() {
+    let c = HttpAuthzCounters::default();
+    let (a, b, none): (Arc<str>, Arc<str>, Arc<str>) =
+        (Arc::from("ns/a"), Arc::from("ns/b"), Arc::from(""));
+    c.record(true, &a);
+    c.record(true, &a);
+    c.record(false, &a);
+    c.record(false, &b);
+    c.record(false, &none);
+    assert_eq!(
+        c.snapshot(),
+        serde_json::json!([{ "policy": "ns/a", "allow": 2, "deny": 1 }, { "policy": "ns/b", "allow": 0, "deny": 1 }])
+    );
+    for k in 0..MAX_POLICIES + 5 {
+        c.record(false, &Arc::from(format!("p/{k}")));
+    }
+    let snap = c.snapshot();
+    let rows = snap.as_array().unwrap();
+    assert_eq!(rows.len(), MAX_POLICIES + 1);
+    let other = rows.iter().find(|r| r["policy"] == OTHER_POLICY).unwrap();
+    assert_eq!(other["deny"], 7);
+    // a policy known before the cap keeps counting under its name
+    c.record(true, &a);
+    assert_eq!(
+        c.snapshot()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["policy"] == "ns/a")
+            .unwrap()["allow"],
+        3
+    );
+}
+
+#[test]
+fn authz_deny_log_line_is_one_json_line_without_header_values() {
+    let headers: BTreeMap<String, String> =
+        [("authorization".to_string(), "Bearer secret".to_string())].into();
+    let r = AuthzRequest::new("GET", "Web:80", "/a/../admin", &headers);
+    let line = crate::l7::authz_http::deny_log_line(
+        "ns/p",
+        "MESH_ERR_AUTHZ_DENIED",
+        "10.0.0.2",
+        Some("spiffe://td/ns/a/sa/b"),
+        "10.0.0.1:80",
+        &r,
+    );
+    assert!(!line.contains('\n') && !line.contains("secret"), "{line}");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["policy"], "ns/p");
+    assert_eq!(v["path"], "/admin");
+    assert_eq!(v["host"], "web");
+    assert_eq!(v["identity"], "spiffe://td/ns/a/sa/b");
 }
