@@ -21,6 +21,9 @@ export type ConnLabels = {
   dst_identity: string;
 };
 
+/** One row of the native HttpAuthzCounters snapshot (native/src/l7/authz_http.rs). */
+export interface HttpAuthzCount { readonly policy: string; readonly allow: number; readonly deny: number }
+
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly #open: Counter<string>;
@@ -38,6 +41,8 @@ export class AgentMetrics {
   readonly #authzDeny: Counter<string>;
   readonly #authzAudit: Counter<string>;
   #bpfCounters: () => number[] = () => [];
+  /** per-policy L7 authorization counts, kept by the native proxy (HttpAuthzCounters::snapshot) */
+  #httpAuthz: () => readonly HttpAuthzCount[] = () => [];
   /** labels of connections reported open and not yet closed, to keep tcp_open_connections exact */
   readonly #live = new Map<number, ConnLabels>();
 
@@ -59,6 +64,19 @@ export class AgentMetrics {
     this.#authzDeny = new Counter({ name: 'inbound_tcp_authz_deny_total', help: 'Inbound connections refused by authorization (or STRICT mTLS), by policy', labelNames: ['policy', 'dst_namespace', 'dst_workload', 'tls', 'reason'], registers: r });
     this.#authzAudit = new Counter({ name: 'inbound_tcp_authz_audit_total', help: 'Inbound connections an AUDIT authorization policy matched (they went on), by policy', labelNames: ['policy', 'dst_namespace', 'dst_workload', 'tls'], registers: r });
     this.eventsDropped = new Gauge({ name: 'nodemesh_proxy_events_dropped', help: 'Connection events the native proxy dropped because JavaScript was not draining them', registers: r });
+    const httpAuthz = (): readonly HttpAuthzCount[] => this.#httpAuthz();
+    for (const [name, key, help] of [
+      ['inbound_http_authz_allow_total', 'allow', 'Inbound HTTP requests an authorization policy allowed, by policy (counted natively)'],
+      ['inbound_http_authz_deny_total', 'deny', 'Inbound HTTP requests refused by authorization (403, gRPC PERMISSION_DENIED), by policy (counted natively)'],
+    ] as const) {
+      new Counter({
+        name, help, labelNames: ['policy'], registers: r,
+        collect() {
+          this.reset();
+          for (const c of httpAuthz()) if (c[key] > 0) this.inc({ policy: c.policy }, c[key]);
+        },
+      });
+    }
     const bpfValues = (): number[] => this.#bpfCounters();
     new Counter({
       name: 'nodemesh_bpf_packets_total',
@@ -75,6 +93,11 @@ export class AgentMetrics {
 
   setBpfCounterSource(f: () => number[]): void {
     this.#bpfCounters = f;
+  }
+
+  /** Where inbound_http_authz_*_total read their counts at scrape time (the native proxy's snapshot). */
+  setHttpAuthzSource(f: () => readonly HttpAuthzCount[]): void {
+    this.#httpAuthz = f;
   }
 
   /** Labels for an event: the pod on each side, or "unknown" outside the mesh's view. */
