@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use super::table::{as_array, as_object, describe, field, ipv4};
 pub use crate::l7::authz_http::AuthzRequest;
-use crate::l7::authz_http::HttpOp;
+use crate::l7::authz_http::{
+    deny_log_line, deny_response, DenyResponse, HttpAuthzCounters, HttpOp,
+};
 
 #[path = "authz_parse.rs"]
 mod parse;
@@ -61,6 +63,14 @@ pub struct AuthzVerdict {
     pub policy: Arc<str>,
     /// the first matching AUDIT policy, "" none
     pub audit: Arc<str>,
+}
+
+/// What [`Authz::authorize_http`] decided for one request.
+#[derive(Debug)]
+pub struct HttpDecision {
+    pub verdict: AuthzVerdict,
+    /// a denial: the response to answer instead of forwarding, and the line to log
+    pub denied: Option<(DenyResponse, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +294,32 @@ impl Authz {
         };
         let code = if ok { "" } else { AUTHZ_DENIED };
         self.verdict(ok, code, &w.default_name, audit)
+    }
+
+    /// The inbound HTTP path's one call per request: the verdict, counted by policy in `counters`
+    /// (inbound_http_authz_*_total), and for a denial the answer to send (403, or gRPC status 7)
+    /// with its JSON log line. A destination without authorization here is allowed, uncounted.
+    pub fn authorize_http(
+        &self,
+        i: &AuthzInput,
+        req: &AuthzRequest,
+        counters: &HttpAuthzCounters,
+    ) -> HttpDecision {
+        let verdict = self.evaluate_request(i, Some(req));
+        counters.record(verdict.allow, &verdict.policy);
+        let denied = (!verdict.allow).then(|| {
+            let dst = format!("{}:{}", i.dst_ip, i.dst_port);
+            let log = deny_log_line(
+                &verdict.policy,
+                verdict.code,
+                &i.src_ip.to_string(),
+                i.identity,
+                &dst,
+                req,
+            );
+            (deny_response(verdict.code, req.is_grpc()), log)
+        });
+        HttpDecision { verdict, denied }
     }
 
     fn verdict(

@@ -748,3 +748,49 @@ fn authz_deny_log_line_is_one_json_line_without_header_values() {
     assert_eq!(v["host"], "web");
     assert_eq!(v["identity"], "spiffe://td/ns/a/sa/b");
 }
+
+#[test]
+fn authz_authorize_http_counts_and_answers_a_denial() {
+    let all = cases();
+    let t = all["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "http")
+        .unwrap();
+    let a = Authz::parse(Some(&t["table"])).unwrap();
+    let counters = HttpAuthzCounters::default();
+    let input = |dst: [u8; 4]| AuthzInput {
+        dst_ip: Ipv4Addr::from(dst),
+        dst_port: 50051,
+        src_ip: Ipv4Addr::new(10, 2, 0, 1),
+        identity: Some("spiffe://cluster.local/ns/shop/sa/web"),
+        transport: Transport::Mtls,
+    };
+    let grpc: BTreeMap<String, String> =
+        [("content-type".to_string(), "application/grpc".to_string())].into();
+    let ok = AuthzRequest::new("POST", "web", "/grpc.health.v1.Health/Check", &grpc);
+    let bad = AuthzRequest::new("POST", "web", "/other.Svc/M", &grpc);
+    let plain = BTreeMap::new();
+    let bad_http = AuthzRequest::new("POST", "web", "/other.Svc/M", &plain);
+    let d = a.authorize_http(&input([10, 1, 0, 10]), &ok, &counters);
+    assert!(d.verdict.allow && d.denied.is_none());
+    let d = a.authorize_http(&input([10, 1, 0, 10]), &bad, &counters);
+    let (resp, log) = d.denied.expect("denied");
+    assert_eq!((resp.status, resp.headers[1].1.as_str()), (200, "7"));
+    assert!(
+        log.contains("\"policy\":\"h/allow-grpc\"") && log.contains("\"dst\":\"10.1.0.10:50051\""),
+        "{log}"
+    );
+    let d = a.authorize_http(&input([10, 1, 0, 10]), &bad_http, &counters);
+    assert_eq!(d.denied.expect("denied").0.status, 403);
+    // no authorization for this destination: allowed and not counted
+    assert!(a
+        .authorize_http(&input([10, 9, 9, 9]), &bad, &counters)
+        .denied
+        .is_none());
+    assert_eq!(
+        counters.snapshot(),
+        serde_json::json!([{ "policy": "h/allow-grpc", "allow": 1, "deny": 2 }])
+    );
+}
