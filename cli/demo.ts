@@ -4,14 +4,13 @@
 // node-b verified, a connection denied by an AuthorizationPolicy, then that an unmeshed namespace is
 // not captured, and tears everything down.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MeshError, toMeshError } from '../common/errors.js';
 import { ROOT } from '../native/index.js';
-import { SimCluster } from '../sim/index.js';
+import { SimCluster, startLinkCapture } from '../sim/index.js';
 import { parseFlags } from './args.js';
 import { usageOf } from './commands.js';
 
@@ -85,14 +84,12 @@ export async function demo(argv: string[]): Promise<number> {
     // capture node-b's link while the request crosses it: the marker in the URL must not appear
     const pcap = path.join(tmpdir(), `nodemesh-demo-${randomBytes(4).toString('hex')}.pcap`);
     const marker = `demo-marker-${randomBytes(6).toString('hex')}`;
-    const dump = spawn('nsenter', [`--net=/run/netns/${cl.status.nodes.find((x) => x.name === 'node-b')!.netns}`, 'tcpdump', '-i', 'eth0', '-U', '-s', '0', '-w', pcap, 'tcp'], { stdio: 'ignore' });
-    await sleep(800);
+    const dump = await startLinkCapture(cl.status.nodes.find((x) => x.name === 'node-b')!.netns, pcap);
     try {
       expectClient(await get('shop/client', 'shop/server-b', `/${marker}`), 'shop/client', 'shop/server-b');
       await sleep(300);
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('exit', r));
+      await dump.stop();
     }
     const bytes = readFileSync(pcap);
     rmSync(pcap, { force: true });

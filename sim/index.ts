@@ -10,3 +10,4 @@ export { resolveArgv, childEnv, spawnInNetns, execInNetns, exitCode, CLI_PATH, t
 export { unixGet, type HttpResult } from './agents.js';
 export { netnsPath, netnsExists } from './netns.js';
 export { startTime } from './exec.js';
+export { startLinkCapture, type LinkCapture } from './pcap.js';

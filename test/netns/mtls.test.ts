@@ -5,12 +5,11 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SimCluster } from '../../sim/index.js';
+import { SimCluster, startLinkCapture } from '../../sim/index.js';
 import { TCP_TOOL, manifestDir, metricSum, rootGate, sleep, waitFor } from './helpers.js';
 
 const skip = rootGate();
@@ -66,9 +65,8 @@ describe('identity and mTLS end to end', { skip, timeout: 600_000 }, () => {
   test('the bytes on the node link are TLS: a plaintext marker never appears', async () => {
     const pcap = path.join(tmpdir(), `nm-mtls-${randomBytes(4).toString('hex')}.pcap`);
     const node = c.status.nodes.find((n) => n.name === 'node-b')!;
-    const dump = spawn('nsenter', [`--net=/run/netns/${node.netns}`, 'tcpdump', '-i', 'eth0', '-U', '-s', '0', '-w', pcap, 'tcp'], { stdio: 'ignore' });
+    const dump = await startLinkCapture(node.netns, pcap);
     try {
-      await sleep(800);
       const meshed = `MESHED-MARKER-${randomBytes(8).toString('hex')}`;
       const plain = `PLAIN-MARKER-${randomBytes(8).toString('hex')}`;
       assert.deepEqual(await probe('mtls/client', 'mtls/server-b', meshed), { ok: true, echoed: meshed });
@@ -76,8 +74,7 @@ describe('identity and mTLS end to end', { skip, timeout: 600_000 }, () => {
       assert.deepEqual(await probe('outside/stranger', 'mtls/server-b', plain), { ok: true, echoed: plain });
       await sleep(500);
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.once('exit', r));
+      await dump.stop();
     }
     const bytes = readFileSync(pcap);
     unlinkSync(pcap);
