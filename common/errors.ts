@@ -52,6 +52,18 @@ export const ERROR_CODES = {
   MESH_ERR_TUNNEL_AUTHORITY: 'an HBONE CONNECT named an :authority that is not a local enrolled pod with the identity the connection presented, or a proxy port',
   MESH_ERR_AUTHZ_DENIED: 'an AuthorizationPolicy (or the default inbound policy) denied the connection',
   MESH_ERR_MTLS_REQUIRED: 'a STRICT MeshTLSPolicy refused plaintext from a client outside the mesh',
+  MESH_ERR_NO_ROUTE: '(HTTP 404 from the node proxy) an HTTPRoute or GRPCRoute is attached to the Service port, and no rule matched the request',
+  MESH_ERR_INVALID_BACKEND: '(HTTP 500) the matched rule has no backends, or picked a backendRef that does not resolve (unknown Service, port or kind)',
+  MESH_ERR_BAD_REQUEST: '(HTTP 400) the request was malformed (smuggling shapes, oversized headers, invalid HTTP/2); only that connection or stream was closed',
+  MESH_ERR_REQUEST_TIMEOUT: '(HTTP 504) the route\'s `timeouts.request` elapsed (all attempts together)',
+  MESH_ERR_BACKEND_TIMEOUT: '(HTTP 504) one attempt exceeded the route\'s `timeouts.backendRequest`',
+  MESH_ERR_UPSTREAM_CONNECT: '(HTTP 503) no endpoint could be connected for the request (refused, unreachable, tunnel failure)',
+  MESH_ERR_UPSTREAM_RESET: '(HTTP 502) the backend reset or closed the connection before a complete response',
+  MESH_ERR_ENDPOINTS_EJECTED: '(HTTP 503) every endpoint of the backend is ejected by failure accrual (consecutive failures) and none is due for a probe',
+  MESH_ERR_PENDING_LIMIT: '(HTTP 503) the chosen endpoint already had the maximum of pending requests (`limits.maxPendingPerEndpoint`)',
+  MESH_ERR_RATE_LIMITED: '(HTTP 429 with `retry-after`; gRPC RESOURCE_EXHAUSTED) a RateLimitPolicy\'s token bucket on this node proxy was empty',
+  MESH_ERR_FAULT_ABORT: '(the configured status) a FaultPolicy abort fault was injected on purpose',
+  MESH_ERR_INTERNAL: 'an unexpected failure inside an admin or proxy handler (a bug); that request failed, the process lives',
 } as const;
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;
