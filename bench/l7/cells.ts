@@ -87,7 +87,8 @@ export function applies(cell: Cell, t: L7Target): boolean {
 export function pathCheck(contender: L7Contender, cell: Cell, requests: number, meshRequests: number | undefined, meshOpened: number | undefined): string | undefined {
   if (!contender.startsWith('nodemesh')) return undefined;
   if (meshRequests === undefined || meshOpened === undefined) return 'the agents\' /metrics were unreadable: cannot tell which path the traffic took';
-  if (meshOpened <= 0) return 'the agents opened no connection: the traffic was NOT captured';
+  // requests counted by the proxy prove capture too (its connection events can lag behind them)
+  if (meshOpened <= 0 && meshRequests <= 0) return 'the agents opened no connection: the traffic was NOT captured';
   const http = cell.tool !== 'ttfb' || cell.mode === 'http';
   if (contender === 'nodemesh-l7' && http && meshRequests < 0.95 * requests) {
     return `NOT proxied at L7: the agents counted ${meshRequests} outbound requests for ${requests} sent (detection fell through to TCP?)`;
