@@ -159,6 +159,9 @@ async fn serve_io(
         Proto::H1 => http1::Builder::new()
             .timer(TokioTimer::new())
             .keep_alive(true)
+            // a client may shut down its write side after its request and wait for the answer
+            // (the TCP path relays half-closes too)
+            .half_close(true)
             .max_buf_size(max_header.max(8192))
             .serve_connection(io, svc)
             .with_upgrades()
