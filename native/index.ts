@@ -133,6 +133,10 @@ export interface RawProxy {
   handshakes(): HandshakeCount[];
   /** golden metrics snapshot JSON (native/src/l7/metrics.rs) */
   goldenMetrics(): string;
+  /** inbound HTTP authorization counts by policy, JSON `[{ policy, allow, deny }]` */
+  httpAuthz(): string;
+  /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
+  takeLog(): { lines: string[]; dropped: number };
   close(): Promise<void>;
 }
 
@@ -276,6 +280,15 @@ export class NodeProxy {
   /** The golden metrics snapshot (requests, responses, latency histograms per series) as JSON text:
    *  the shape of GoldenMetrics::snapshot (agent/src/telemetry/golden.ts GoldenSnapshot). */
   goldenMetrics(): string { return call('golden metrics', () => this.#raw.goldenMetrics()); }
+  /** Inbound HTTP authorization counts by policy (HttpAuthzCounters::snapshot). */
+  httpAuthz(): { policy: string; allow: number; deny: number }[] {
+    return JSON.parse(call('http authz counters', () => this.#raw.httpAuthz())) as { policy: string; allow: number; deny: number }[];
+  }
+  /** The JSON log lines the proxy queued since the last call, parsed; `dropped` counts lines lost to a full queue. */
+  takeLog(): { lines: Record<string, unknown>[]; dropped: number } {
+    const b = call('proxy log', () => this.#raw.takeLog());
+    return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
+  }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }

@@ -116,6 +116,19 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1], tunnelPort }, onEvents);
   // read at scrape time; once the proxy is closed there is nothing to report
   registerGoldenMetrics(metrics.registry, () => { try { return proxy.goldenMetrics(); } catch { return undefined; } });
+  metrics.setHttpAuthzSource(() => { try { return proxy.httpAuthz(); } catch { return []; } });
+  /** Writes the proxy's queued log lines (HTTP request denials), at most once a second. */
+  let logDropped = 0;
+  const drainProxyLog = (): void => {
+    let b: { lines: Record<string, unknown>[]; dropped: number };
+    try { b = proxy.takeLog(); } catch { return; }
+    for (const l of b.lines) {
+      const { msg, ...rest } = l;
+      log.warn(rest, typeof msg === 'string' ? msg : 'node proxy');
+    }
+    if (b.dropped > logDropped) log.warn({ code: 'MESH_ERR_LOG_DROPPED', dropped: b.dropped - logDropped }, 'node proxy log lines dropped: the queue was full');
+    logDropped = b.dropped;
+  };
 
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {
@@ -165,6 +178,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
   reconcile();
   const resync = setInterval(() => {
+    drainProxyLog();
     const addrs = readLocalAddrs();
     if (addrs.join() !== view.localAddrs.join()) {
       try { apply({ version: config.version, full: false, upserts: [], removes: [] }); } catch { /* logged by apply's caller path */ }

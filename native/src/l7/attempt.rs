@@ -12,12 +12,14 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::forward::{respond, timeout_response, Head};
+use super::inbound;
 use super::matching::NO_ENDPOINTS;
 use super::metrics::{is_failure, Direction as MetricsDirection, Labels, Series};
 use super::observe::grpc_status;
 use super::proxy::{full, hint, local, ConnCtx};
 use super::table::{Backend, RouteEntry};
 use super::upstream::{self, Body, Key};
+use crate::proxy::authz::Transport;
 use crate::proxy::conn::Fail;
 use crate::proxy::table::Table;
 
@@ -57,7 +59,7 @@ fn series(
 }
 
 /// (namespace, service account) of `spiffe://<td>/ns/<ns>/sa/<sa>`; ("", "") otherwise.
-fn spiffe_ns_sa(id: &str) -> (&str, &str) {
+pub(super) fn spiffe_ns_sa(id: &str) -> (&str, &str) {
     let mut parts = id.trim_start_matches("spiffe://").split('/').skip(1);
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("ns"), Some(ns), Some("sa"), Some(sa)) => (ns, sa),
@@ -140,6 +142,16 @@ pub(super) async fn attempts(
             s.request();
             s
         });
+        if let Some(denied) = authorize_same_node(c, table, ep, head) {
+            // a legitimate answer of the destination, not an endpoint failure
+            claim.finish(Duration::ZERO, true);
+            m.response(
+                denied.status().as_u16(),
+                grpc_status(denied.headers()),
+                start.elapsed(),
+            );
+            return denied;
+        }
         let body = match (&replay, once.take()) {
             (Some(bytes), _) => full(bytes.clone()),
             (None, Some(b)) => b,
@@ -253,4 +265,26 @@ async fn attempt_once(
         }
         Err(_) => Err(AttemptErr::Upstream { reused }),
     }
+}
+
+/// A same-node endpoint whose port's authorization has HTTP fields: the request is authorized
+/// here, as the destination's proxy would (l7/inbound.rs); Some(answer) when denied.
+fn authorize_same_node(
+    c: &ConnCtx,
+    table: &Table,
+    ep: SocketAddrV4,
+    head: &Head,
+) -> Option<Response<Body>> {
+    if !table.is_local_workload(*ep.ip()) || !table.authz.needs_http(*ep.ip(), ep.port()) {
+        return None;
+    }
+    let src_id = table.local_identity(*c.src.ip());
+    inbound::authorize(
+        &c.shared,
+        *c.src.ip(),
+        ep,
+        src_id.as_deref(),
+        Transport::Local,
+        &head.request(full(Bytes::new())),
+    )
 }

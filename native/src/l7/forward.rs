@@ -23,10 +23,10 @@ use crate::proxy::table::Table;
 
 /// The upstream request head, rebuilt for each attempt.
 pub(super) struct Head {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
+    pub(super) method: Method,
+    pub(super) uri: Uri,
+    pub(super) version: Version,
+    pub(super) headers: HeaderMap,
 }
 
 impl Head {
@@ -41,7 +41,7 @@ impl Head {
 }
 
 /// Headers that belong to one hop (RFC 9110 §7.6.1), plus those the Connection header names.
-fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+pub(super) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<String> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -72,7 +72,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-fn is_upgrade(h: &HeaderMap) -> bool {
+pub(super) fn is_upgrade(h: &HeaderMap) -> bool {
     h.contains_key(header::UPGRADE)
         && h.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| {

@@ -9,6 +9,7 @@ pub mod balancer;
 pub mod budget;
 pub mod detect;
 mod forward;
+pub mod inbound;
 pub mod io;
 mod json;
 pub mod matching;

@@ -3,9 +3,10 @@
 //! request is routed (matching.rs), filtered, balanced and forwarded with its timeouts, retries,
 //! faults and limits (forward.rs). Answers of the proxy itself carry `x-nodemesh-error`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddrV4;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::authz_http::HttpAuthzCounters;
 use super::balancer::{AccrualConfig, Balancer};
 use super::budget::RetryBudget;
 use super::forward::forward;
@@ -46,7 +48,15 @@ pub struct L7State {
     pub metrics: GoldenMetrics,
     budgets: Mutex<HashMap<Arc<str>, Budget>>,
     buckets: Mutex<HashMap<(Arc<str>, String), Bucket>>,
+    /// inbound_http_authz_{allow,deny}_total by policy (inbound.rs)
+    pub http_authz: HttpAuthzCounters,
+    /// JSON log lines (request denials) for the agent to write; bounded, drops counted
+    log: Mutex<VecDeque<String>>,
+    pub log_dropped: AtomicU64,
 }
+
+/// Log lines kept for the agent between two drains.
+const LOG_QUEUE: usize = 1024;
 
 impl Default for L7State {
     fn default() -> Self {
@@ -56,11 +66,30 @@ impl Default for L7State {
             metrics: GoldenMetrics::new(),
             budgets: Mutex::default(),
             buckets: Mutex::default(),
+            http_authz: HttpAuthzCounters::default(),
+            log: Mutex::default(),
+            log_dropped: AtomicU64::new(0),
         }
     }
 }
 
 impl L7State {
+    /// Queues one JSON log line for the agent (dropped and counted when the queue is full).
+    pub fn log_line(&self, line: String) {
+        let mut q = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= LOG_QUEUE {
+            self.log_dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            q.push_back(line);
+        }
+    }
+
+    /// Takes the queued log lines.
+    pub fn take_log(&self) -> Vec<String> {
+        let mut q = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        q.drain(..).collect()
+    }
+
     /// The retry budget of a route (`key`), made or remade when its config changed.
     pub fn budget(&self, key: &Arc<str>, cfg: BudgetConfig) -> Arc<RetryBudget> {
         let mut m = self.budgets.lock().unwrap_or_else(|p| p.into_inner());

@@ -139,7 +139,10 @@ pub async fn connect(
     key: Key,
     timeout: Duration,
 ) -> Result<Sender, Fail> {
-    let mut sec = Security::default();
+    let mut sec = Security {
+        per_request: true,
+        ..Security::default()
+    };
     let up = connect_to(shared, table, src, key.endpoint, timeout, &mut sec).await?;
     let r = match up {
         Upstream::Tcp(s) => handshake(TokioIo::new(s), key.proto).await,
@@ -148,7 +151,7 @@ pub async fn connect(
     r.map_err(|_| Fail::Close(crate::proxy::relay::CloseReason::ConnectError))
 }
 
-async fn handshake<T>(io: T, proto: Proto) -> hyper::Result<Sender>
+pub(crate) async fn handshake<T>(io: T, proto: Proto) -> hyper::Result<Sender>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {

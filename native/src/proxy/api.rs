@@ -20,6 +20,9 @@ use super::table::{Decision, Direction, Table};
 use crate::errors::{err, guard, Code, Result};
 use crate::hbone::{handshake_counters, IdentityMaterial};
 
+#[path = "api_l7.rs"]
+mod l7;
+
 /// How long close() waits for the runtime's workers before leaving them to finish on their own.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Environment override of the relay mode ("copy" or "splice"), for benchmarks and as an escape
@@ -389,19 +392,6 @@ impl Proxy {
                     count: n as f64,
                 })
                 .collect())
-        })
-    }
-
-    /// The golden metrics of the HTTP proxy (native/src/l7/metrics.rs snapshot), as JSON.
-    #[napi]
-    pub fn golden_metrics(&self) -> Result<String> {
-        guard("goldenMetrics", || {
-            Ok(self
-                .open("goldenMetrics")?
-                .shared
-                .l7
-                .metrics
-                .snapshot_json())
         })
     }
 

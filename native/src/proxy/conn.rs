@@ -20,13 +20,9 @@ use super::relay::{relay, CloseReason, Tally};
 use super::services::{ServiceRoute, NO_ENDPOINTS};
 use super::table::{Decision, Direction, Table};
 use crate::hbone::{self, HboneStream, PoolKey, RelayEnd};
-use crate::l7::{
-    self,
-    detect::{self, Detected},
-    io::Counts,
-    table::Protocol,
-    upstream::Proto,
-};
+#[path = "conn_http.rs"]
+mod http;
+use http::{l7_protocol, serve_http, serve_local_http};
 
 const AUTHZ_DENIED: &str = "MESH_ERR_AUTHZ_DENIED";
 const MTLS_REQUIRED: &str = "MESH_ERR_MTLS_REQUIRED";
@@ -46,6 +42,9 @@ pub struct Security {
     pub tls: bool,
     pub policy: Option<Arc<str>>,
     pub audit: Option<Arc<str>>,
+    /// the caller (the L7 proxy) authorizes each HTTP request to a same-node pod itself, so a
+    /// connection verdict is not final where the port's policies have HTTP fields
+    pub per_request: bool,
 }
 
 /// Why a connection was not forwarded: a relay/connect reason or a MESH_ERR_* code.
@@ -185,6 +184,17 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
             service,
         } => (upstream, bind_ip, service),
     };
+    // a local pod port with HTTP authorization rules: authorized request by request
+    let local_http = match (dir, &service) {
+        (Direction::Inbound, _) => Some((bind_ip, Transport::Plaintext)),
+        (Direction::Outbound, None) => Some((*src.ip(), Transport::Local)),
+        _ => None,
+    };
+    if let Some((bind, transport)) = local_http {
+        if Box::pin(serve_local_http(&mut st, src, upstream, bind, transport)).await {
+            return;
+        }
+    }
     let _ = st.client.set_nodelay(true);
     let table = st.shared.table();
     let connected = match (&service, dir) {
@@ -272,51 +282,6 @@ pub async fn handle(shared: Arc<Shared>, client: TcpStream, dir: Direction) {
     }
 }
 
-/// Whether an outbound connection to `dst` is served as HTTP: its Service port is in the HTTP
-/// table with a known HTTP protocol, or `detect` and the client's first bytes are HTTP/1.x or the
-/// h2c preface within the detection bound (anything else, TLS included, stays TCP).
-async fn l7_protocol(st: &ConnState, dst: SocketAddrV4) -> Option<Proto> {
-    let table = st.shared.table();
-    let http = table.http.as_ref()?;
-    let port = http.port(dst)?;
-    match port.protocol {
-        Protocol::Tcp => None,
-        Protocol::Http1 => Some(Proto::H1),
-        Protocol::H2c | Protocol::Grpc => Some(Proto::H2),
-        Protocol::Detect => match detect::sniff(&st.client, http.detect_timeout).await {
-            Detected::Http1 => Some(Proto::H1),
-            Detected::H2c => Some(Proto::H2),
-            Detected::Tls | Detected::Tcp => None,
-        },
-    }
-}
-
-/// Serves the connection with the HTTP proxy (l7/proxy.rs): requests are routed and balanced one
-/// by one, so the connection itself has no single upstream. Its open and close events count the
-/// client's bytes as on the TCP path.
-async fn serve_http(st: &mut ConnState, src: SocketAddrV4, dst: SocketAddrV4, proto: Proto) {
-    let _ = st.client.set_nodelay(true);
-    st.sec.src_identity = st.shared.table().local_identity(*src.ip());
-    st.shared.events.push(st.event(Kind::Open, Reason::None));
-    let counts = Arc::new(Counts::default());
-    let ok = l7::proxy::serve(
-        st.shared.clone(),
-        st.client.clone(),
-        src,
-        dst,
-        proto,
-        counts.clone(),
-    )
-    .await;
-    st.tally.up = counts.up.load(Ordering::Relaxed);
-    st.tally.down = counts.down.load(Ordering::Relaxed);
-    st.reason = Reason::Close(if ok {
-        CloseReason::Eof
-    } else {
-        CloseReason::ResetClient
-    });
-}
-
 /// The close reason of a tunnelled relay's end.
 pub fn relay_end(e: RelayEnd) -> CloseReason {
     match e {
@@ -359,7 +324,8 @@ pub async fn connect_to(
         });
         sec.policy = non_empty(&v.policy);
         sec.audit = non_empty(&v.audit);
-        if !v.allow {
+        let per_request = sec.per_request && table.authz.needs_http(*ep.ip(), ep.port());
+        if !v.allow && !per_request {
             return Err(Fail::Code(Arc::from(v.code)));
         }
         return connect(*src.ip(), ep, shared.transparent, timeout)

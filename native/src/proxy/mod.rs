@@ -28,7 +28,7 @@
 //! user-space buffer, so it is the default.
 
 pub mod api;
-mod authz;
+pub(crate) mod authz;
 pub(crate) mod conn;
 pub(crate) mod engine;
 mod events;

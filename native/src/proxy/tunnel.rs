@@ -17,6 +17,10 @@ use super::events::{Event, Kind, Reason};
 use super::relay::CloseReason;
 use super::table::Direction;
 use crate::hbone::{self, InboundRequest};
+use crate::l7::detect::{Detected, DEFAULT_DETECT_TIMEOUT};
+use crate::l7::inbound::{self, detect_read, Inbound, Prefixed};
+use crate::l7::io::{Counts, HboneIo};
+use crate::l7::upstream::Proto;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -188,21 +192,28 @@ async fn stream(
         identity: Some(&peer),
         transport: Transport::Mtls,
     });
+    // HTTP fields in this port's policies: authorize per request (or, when the stream is not
+    // HTTP, by this verdict once its first bytes said so)
+    let per_request = table.authz.needs_http(*dst.ip(), dst.port());
     drop(table);
     st.policy = non_empty(&v.policy);
     st.audit = non_empty(&v.audit);
-    if !v.allow {
-        shared.stats.denied.fetch_add(1, Ordering::Relaxed);
-        st.reason = Reason::Denied(Arc::from(v.code));
-        req.refuse(401);
-        return;
-    }
     // from the client pod's own IP when we know it, so the server sees it
     let bind = if src.port() == 0 {
         peer_node_ip
     } else {
         *src.ip()
     };
+    if per_request {
+        Box::pin(http_stream(&mut st, req, v.allow, v.code, bind)).await;
+        return;
+    }
+    if !v.allow {
+        shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+        st.reason = Reason::Denied(Arc::from(v.code));
+        req.refuse(401);
+        return;
+    }
     let up = match connect(bind, dst, shared.transparent, shared.connect_timeout).await {
         Ok(u) => u,
         Err(r) => {
@@ -232,4 +243,60 @@ async fn stream(
         r => r,
     });
     st.upstream = Some(up);
+}
+
+/// A stream to a port with HTTP authorization: accepted at once, its first bytes read; HTTP is
+/// served request by request (l7/inbound.rs), anything else gets the stream's verdict `allow`.
+async fn http_stream(
+    st: &mut StreamState,
+    req: InboundRequest,
+    allow: bool,
+    code: &'static str,
+    bind: Ipv4Addr,
+) {
+    let stream = match req.accept() {
+        Ok(s) => s,
+        Err(_) => {
+            st.reason = Reason::Close(CloseReason::ResetClient);
+            return;
+        }
+    };
+    let detect = st
+        .shared
+        .table()
+        .http
+        .as_ref()
+        .map_or(DEFAULT_DETECT_TIMEOUT, |h| h.detect_timeout);
+    let mut io = HboneIo::new(stream);
+    let (kind, prefix) = detect_read(&mut io, detect).await;
+    let counts = Arc::new(Counts::default());
+    let io = Prefixed::new(io, prefix, counts.clone());
+    let ctx = Inbound {
+        shared: st.shared.clone(),
+        src: st.src,
+        dst: st.dst,
+        bind,
+        identity: Some(st.src_identity.clone()),
+        dst_identity: Some(st.dst_identity.clone()),
+        transport: Transport::Mtls,
+    };
+    st.connected = true;
+    st.shared.events.push(st.event(Kind::Open, Reason::None));
+    let ok = match kind {
+        Detected::Http1 => inbound::serve(ctx, io, Proto::H1).await,
+        Detected::H2c => inbound::serve(ctx, io, Proto::H2).await,
+        Detected::Tls | Detected::Tcp if !allow => {
+            st.shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+            st.reason = Reason::Denied(Arc::from(code));
+            return;
+        }
+        Detected::Tls | Detected::Tcp => inbound::relay_opaque(&ctx, io).await.is_ok(),
+    };
+    st.up = counts.up.load(Ordering::Relaxed);
+    st.down = counts.down.load(Ordering::Relaxed);
+    st.reason = Reason::Close(if ok {
+        CloseReason::Eof
+    } else {
+        CloseReason::ResetClient
+    });
 }

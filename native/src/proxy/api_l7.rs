@@ -1,0 +1,57 @@
+//! The node proxy's L7 surface for JavaScript, read at scrape time or on a timer: the golden
+//! metrics, the per-policy HTTP authorization counts and the queued JSON log lines (request
+//! denials). Nothing here runs per request.
+
+use napi_derive::napi;
+
+use super::Proxy;
+use crate::errors::{guard, Result};
+
+#[napi]
+impl Proxy {
+    /// The golden metrics of the HTTP proxy (native/src/l7/metrics.rs snapshot), as JSON.
+    #[napi]
+    pub fn golden_metrics(&self) -> Result<String> {
+        guard("goldenMetrics", || {
+            Ok(self
+                .open("goldenMetrics")?
+                .shared
+                .l7
+                .metrics
+                .snapshot_json())
+        })
+    }
+
+    /// `[{ policy, allow, deny }]` of inbound HTTP authorization (HttpAuthzCounters), as JSON.
+    #[napi]
+    pub fn http_authz(&self) -> Result<String> {
+        guard("httpAuthz", || {
+            Ok(self
+                .open("httpAuthz")?
+                .shared
+                .l7
+                .http_authz
+                .snapshot()
+                .to_string())
+        })
+    }
+
+    /// Takes the JSON log lines queued since the last call, and how many were dropped in total.
+    #[napi]
+    pub fn take_log(&self) -> Result<LogBatch> {
+        guard("takeLog", || {
+            let l7 = &self.open("takeLog")?.shared.l7;
+            Ok(LogBatch {
+                lines: l7.take_log(),
+                dropped: l7.log_dropped.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            })
+        })
+    }
+}
+
+/// `LogBatch` of native/index.ts.
+#[napi(object)]
+pub struct LogBatch {
+    pub lines: Vec<String>,
+    pub dropped: f64,
+}
