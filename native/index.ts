@@ -135,6 +135,8 @@ export interface RawProxy {
   goldenMetrics(): string;
   /** inbound HTTP authorization counts by policy, JSON `[{ policy, allow, deny }]` */
   httpAuthz(): string;
+  /** RequestMirror outcomes by route, JSON `[{ route, sent, failed, skipped }]` */
+  mirrorCounts(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
   close(): Promise<void>;
@@ -283,6 +285,10 @@ export class NodeProxy {
   /** Inbound HTTP authorization counts by policy (HttpAuthzCounters::snapshot). */
   httpAuthz(): { policy: string; allow: number; deny: number }[] {
     return JSON.parse(call('http authz counters', () => this.#raw.httpAuthz())) as { policy: string; allow: number; deny: number }[];
+  }
+  /** RequestMirror outcomes by route (MirrorCounters::snapshot). */
+  mirrorCounts(): { route: string; sent: number; failed: number; skipped: number }[] {
+    return JSON.parse(call('mirror counters', () => this.#raw.mirrorCounts())) as { route: string; sent: number; failed: number; skipped: number }[];
   }
   /** The JSON log lines the proxy queued since the last call, parsed; `dropped` counts lines lost to a full queue. */
   takeLog(): { lines: Record<string, unknown>[]; dropped: number } {

@@ -14,6 +14,7 @@ const WEB = '10.96.7.10';
 const NARROW = '10.96.7.12';
 const EMPTY = '10.96.7.13';
 const BANNER = '10.96.7.14';
+const SHADOWED = '10.96.7.15';
 /** the detection bound of the compiled table (agent/src/routing/compile.ts DETECT_TIMEOUT_MS) */
 const DETECT_MS = 100;
 
@@ -120,6 +121,21 @@ s.on('error',(e)=>{console.log(JSON.stringify({error:e.message}));process.exit(1
     assert.equal(got.error, undefined, b.stdout + b.stderr);
     assert.match(got.greeting, /^220 /);
     assert.ok(got.ms < DETECT_MS + 400, `the greeting came after ${got.ms} ms`);
+  });
+
+  test('RequestMirror: every request copied to the mirror (counted by its node), answered by the primary only', async () => {
+    const inbound = async (): Promise<number> => metricSum((await c.agentGet('node-b', '/metrics')).body, 'request_total', { direction: 'inbound', dst_workload: 'mirror' });
+    const mirrored = async (result: string): Promise<number> => metricSum((await c.agentGet('node-a', '/metrics')).body, 'route_mirror_requests_total', { route_name: 'l7/shadowed', result });
+    const [in0, sent0, skipped0] = [await inbound(), await mirrored('sent'), await mirrored('skipped')];
+    const got = await curl(Array.from({ length: 20 }, (_, i) => `http://${SHADOWED}/m${i}`));
+    assert.deepEqual(new Set(got.map((g) => `${g.status} ${versionOf(g)}`)), new Set(['200 v1']), 'the client sees the primary only');
+    const [post] = await curl([`http://${SHADOWED}/with-body`], ['-X', 'POST', '--data-binary', 'mirrored-body']);
+    assert.equal(post!.status, 200);
+    // a chunked body of unknown length cannot be copied: forwarded, its mirror skipped
+    const chunked = await c.exec('l7/client', ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Transfer-Encoding: chunked', '--data-binary', '@-', `http://${SHADOWED}/streamed`], { input: 'streamed-body', timeoutMs: 20_000 });
+    assert.equal(chunked.stdout, '200');
+    await waitFor('21 copies at the mirror, one skipped', async () =>
+      await inbound() - in0 === 21 && await mirrored('sent') - sent0 === 21 && await mirrored('skipped') - skipped0 === 1, 10_000, 200);
   });
 
   test('golden metrics count the requests per route and backend; TCP metrics count the connections', async () => {

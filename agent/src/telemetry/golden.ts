@@ -131,3 +131,23 @@ export function registerGoldenMetrics(registry: Registry, source: GoldenSource):
     },
   });
 }
+
+/** One row of the native MirrorCounters snapshot (native/src/l7/mirror.rs). */
+export interface MirrorCount { readonly route: string; readonly sent: number; readonly failed: number; readonly skipped: number }
+
+/** `route_mirror_requests_total{route_name, result}`: RequestMirror copies sent (answered),
+ *  failed, or skipped (a streamed body, no endpoint, too many in flight), read at scrape time. */
+export function registerMirrorMetrics(registry: Registry, read: () => readonly MirrorCount[]): void {
+  new Counter({
+    name: 'route_mirror_requests_total',
+    help: 'Requests copied to a RequestMirror backend, by route and result (sent: answered; failed; skipped: body not replayable, no endpoint or too many in flight)',
+    labelNames: ['route_name', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of read()) {
+        for (const result of ['sent', 'failed', 'skipped'] as const) if (m[result] > 0) this.inc({ route_name: m.route, result }, m[result]);
+      }
+    },
+  });
+}

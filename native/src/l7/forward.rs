@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use super::attempt::attempts;
 use super::matching::{modify, request_modifiers, response_modifiers, NO_ENDPOINTS};
 use super::metrics::Series;
+use super::mirror;
 use super::observe::{grpc_status, Observed};
 use super::proxy::{full, hint, local, too_many, ConnCtx};
 use super::table::{Backend, HttpPort, RouteEntry};
@@ -183,9 +184,10 @@ pub async fn forward(
     // A replayable body: empty, or one whose announced size fits the retry buffer (read at once,
     // bounded by Limited). Anything else streams through exactly once.
     let retry = e.retry.as_ref().filter(|r| r.attempts > 1);
+    let mirroring = mirror::mirrors(e, b).next().is_some();
     let replay: Option<Bytes> = if body.is_end_stream() {
         Some(Bytes::new())
-    } else if retry.is_some()
+    } else if (retry.is_some() || mirroring)
         && body
             .size_hint()
             .upper()
@@ -205,6 +207,9 @@ pub async fn forward(
             }
         }
     } else {
+        if mirroring {
+            mirror::send(c, e, b, &head, None);
+        }
         return attempts(
             c,
             table,
@@ -223,6 +228,9 @@ pub async fn forward(
     } else {
         1
     };
+    if mirroring {
+        mirror::send(c, e, b, &head, replay.as_ref());
+    }
     attempts(c, table, e, b, &head, replay, None, n, start).await
 }
 

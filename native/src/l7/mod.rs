@@ -14,6 +14,7 @@ pub mod io;
 mod json;
 pub mod matching;
 pub mod metrics;
+mod mirror;
 mod observe;
 mod parse;
 mod parse_filters;

@@ -26,6 +26,7 @@ use super::forward::forward;
 use super::io::{ClientIo, Counts};
 use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
 use super::metrics::GoldenMetrics;
+use super::mirror::MirrorCounters;
 use super::ratelimit::{retry_after_secs, TokenBucket};
 use super::table::{BudgetConfig, RateLimit};
 use super::upstream::{Body, Pool, Proto};
@@ -50,6 +51,8 @@ pub struct L7State {
     buckets: Mutex<HashMap<(Arc<str>, String), Bucket>>,
     /// inbound_http_authz_{allow,deny}_total by policy (inbound.rs)
     pub http_authz: HttpAuthzCounters,
+    /// RequestMirror outcomes by route (mirror.rs)
+    pub mirrors: MirrorCounters,
     /// JSON log lines (request denials) for the agent to write; bounded, drops counted
     log: Mutex<VecDeque<String>>,
     pub log_dropped: AtomicU64,
@@ -67,6 +70,7 @@ impl Default for L7State {
             budgets: Mutex::default(),
             buckets: Mutex::default(),
             http_authz: HttpAuthzCounters::default(),
+            mirrors: MirrorCounters::default(),
             log: Mutex::default(),
             log_dropped: AtomicU64::new(0),
         }

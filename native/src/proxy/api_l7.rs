@@ -36,6 +36,20 @@ impl Proxy {
         })
     }
 
+    /// `[{ route, sent, failed, skipped }]` of RequestMirror, as JSON.
+    #[napi]
+    pub fn mirror_counts(&self) -> Result<String> {
+        guard("mirrorCounts", || {
+            Ok(self
+                .open("mirrorCounts")?
+                .shared
+                .l7
+                .mirrors
+                .snapshot()
+                .to_string())
+        })
+    }
+
     /// Takes the JSON log lines queued since the last call, and how many were dropped in total.
     #[napi]
     pub fn take_log(&self) -> Result<LogBatch> {
