@@ -144,6 +144,26 @@ describe('L7 authorization per request', { skip, timeout: 600_000 }, () => {
     assert.ok(!line.includes('secret-token'));
   });
 
+  test('access log (namespace annotation): one JSON line per request at each hop, no query, no header values', async () => {
+    await curl('authz/client', [`http://${API}/public/access?token=secret-q`], ['-H', 'x-secret: s3cr3t']);
+    const lineOf = async (node: string, dir: string): Promise<Record<string, unknown>> => {
+      let found: Record<string, unknown> | undefined;
+      await waitFor(`the ${dir} access log line on ${node}`, () => {
+        for (const l of readFileSync(c.node(node).agentLog, 'utf8').split('\n')) {
+          if (l.includes('"http request"') && l.includes('/public/access') && l.includes(`"direction":"${dir}"`)) found = JSON.parse(l) as Record<string, unknown>;
+        }
+        return found !== undefined;
+      }, 5000, 100);
+      assert.ok(!JSON.stringify(found).includes('secret-q') && !JSON.stringify(found).includes('s3cr3t'));
+      return found!;
+    };
+    const out = await lineOf('node-a', 'outbound');
+    assert.deepEqual([out.method, out.path, out.status, out.route_kind, out.backend, out.src_identity, out.protocol], ['GET', '/public/access', 200, 'default', 'authz/api', 'spiffe://cluster.local/ns/authz/sa/client', 'HTTP/1.1']);
+    const inb = await lineOf('node-b', 'inbound');
+    assert.deepEqual([inb.method, inb.path, inb.status, inb.src_identity, inb.dst_identity], ['GET', '/public/access', 200, 'spiffe://cluster.local/ns/authz/sa/client', 'spiffe://cluster.local/ns/authz/sa/api']);
+    assert.equal(typeof inb.duration_ms, 'number');
+  });
+
   test('the agents survived every denial', async () => {
     const [ok] = await curl('authz/client', [`http://${API}/public/end`]);
     assert.equal(ok!.status, 200);

@@ -39,7 +39,7 @@ export const WIRE_MAX_ATTEMPTS = 100;
 const ms = (v: number): number => Math.min(v, WIRE_MAX_MS);
 
 /** What compileHttp reads from the node view. */
-export type HttpView = Pick<NodeView, 'services' | 'routes' | 'faults' | 'rateLimits' | 'serviceByKey'>;
+export type HttpView = Pick<NodeView, 'services' | 'routes' | 'faults' | 'rateLimits' | 'serviceByKey'> & { readonly local?: NodeView['local'] };
 
 export function compileHttp(view: HttpView): TableHttp {
   const ix = indexView(view);
@@ -48,9 +48,11 @@ export function compileHttp(view: HttpView): TableHttp {
     if (s.vip === '') continue;
     for (const p of s.ports) if (p.protocol === 'TCP') ports.push(compilePort(ix, s, p));
   }
+  const accessLog = (view.local ?? []).filter((w) => w.accessLog && w.enrolled && w.ip).map((w) => w.ip!).sort();
   return {
     detectTimeoutMs: DETECT_TIMEOUT_MS, defaultProtocol: 'detect', ports,
     limits: { ...HTTP_DEFAULTS.limits }, retryBudget: { ...HTTP_DEFAULTS.retryBudget }, accrual: { ...HTTP_DEFAULTS.accrual },
+    ...(accessLog.length > 0 ? { accessLog } : {}),
   };
 }
 

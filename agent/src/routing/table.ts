@@ -159,6 +159,8 @@ export interface TableHttp {
   readonly retryBudget: { readonly ratio: number; readonly minPerSecond: number; readonly ttlMs: number };
   /** failure accrual: eject after this many consecutive failures, back off, probe */
   readonly accrual: { readonly consecutiveFailures: number; readonly minBackoffMs: number; readonly maxBackoffMs: number };
+  /** IPs of this node's pods whose namespace enables the access log (nodemesh.io/access-log) */
+  readonly accessLog?: readonly string[];
 }
 
 /** The request head route() and native matching see (docs/l7.md). */

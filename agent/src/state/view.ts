@@ -30,6 +30,8 @@ export interface Workload {
   readonly labels: Labels;
   /** what it accepts when no ALLOW policy applies: its namespace's annotation, else the mesh's */
   readonly defaultInboundPolicy: DefaultInboundPolicy;
+  /** its namespace's nodemesh.io/access-log is "enabled" */
+  readonly accessLog: boolean;
 }
 
 export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean; readonly node: string }
@@ -99,7 +101,7 @@ export function buildNodeView(
     local.push({
       key, namespace: w.namespace, name: w.name, nodeName: w.node, ...(w.ip ? { ip: w.ip } : {}),
       serviceAccount: w.serviceAccount, identity: w.identity, enrolled: w.meshed, reason: w.reason, index: indexes.indexOf(key),
-      labels: w.labels, defaultInboundPolicy: w.defaultInboundPolicy ?? meshDefault,
+      labels: w.labels, defaultInboundPolicy: w.defaultInboundPolicy ?? meshDefault, accessLog: w.accessLog === true,
     });
   }
   indexes.retain(new Set(local.map((w) => w.key)));

@@ -91,6 +91,7 @@ function resource(v: unknown, p: string): ConfigResource {
         ip: ip(w.ip, `${p}.workload.ip`), serviceAccount: s(w.serviceAccount, `${p}.workload.serviceAccount`), identity: s(w.identity, `${p}.workload.identity`),
         meshed: w.meshed === true, reason, labels: Object.freeze({ ...labels }),
         ...(policy !== '' ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
+        ...(w.accessLog === true ? { accessLog: true } : {}),
       } };
     }
     case 'peer': {

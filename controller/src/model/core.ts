@@ -3,7 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import type { ContainerPort, Namespace, Pod, Service, ServiceAccount, ServicePort } from './types.js';
-import { CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, OPAQUE_PORTS_ANNOTATION, type DefaultInboundPolicy } from './types.js';
+import { ACCESS_LOG_ANNOTATION, CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, OPAQUE_PORTS_ANNOTATION, type DefaultInboundPolicy } from './types.js';
 import { DNS_LABEL, Invalid, name, obj, optStr, port, protocol, str, strList, strMap, type Obj } from './fields.js';
 
 export function parseNamespace(o: Obj): Namespace {
@@ -18,10 +18,15 @@ export function parseNamespace(o: Obj): Namespace {
     throw new Invalid(`metadata.annotations.${DEFAULT_INBOUND_POLICY_ANNOTATION}`, `must be one of ${DEFAULT_INBOUND_POLICIES.join(', ')}, got "${policy}"`);
   }
   const opaque = opaquePorts(meta);
+  const accessLog = strMap(meta.annotations, 'metadata.annotations')[ACCESS_LOG_ANNOTATION];
+  if (accessLog !== undefined && accessLog !== 'enabled' && accessLog !== 'disabled') {
+    throw new Invalid(`metadata.annotations.${ACCESS_LOG_ANNOTATION}`, `must be "enabled" or "disabled", got "${accessLog}"`);
+  }
   return {
     name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled',
     ...(policy ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
     ...(opaque ? { opaquePorts: opaque } : {}),
+    ...(accessLog === 'enabled' ? { accessLog: true } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'nodemesh.io/default-inbound-policy';
 /** Service or namespace annotation: ports ("3306,5432", ranges "4000-4100") proxied as opaque TCP, no protocol detection */
 export const OPAQUE_PORTS_ANNOTATION = 'nodemesh.io/opaque-ports';
+/** namespace annotation: "enabled" writes one JSON line per HTTP request of its pods (both directions) */
+export const ACCESS_LOG_ANNOTATION = 'nodemesh.io/access-log';
 
 /** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
 export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
@@ -27,6 +29,8 @@ export interface Namespace {
   readonly defaultInboundPolicy?: DefaultInboundPolicy;
   /** annotation nodemesh.io/opaque-ports: the default of its Services that do not carry their own */
   readonly opaquePorts?: readonly number[];
+  /** annotation nodemesh.io/access-log=enabled: JSON access log lines for its pods' HTTP requests */
+  readonly accessLog?: boolean;
 }
 
 export interface ServiceAccount {

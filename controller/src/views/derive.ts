@@ -67,9 +67,11 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
     podsByNs.set(pod.namespace, list);
     if (!pod.podIP) continue;
     const defaultPolicy = res.namespaces.get(pod.namespace)?.defaultInboundPolicy;
+    const accessLog = res.namespaces.get(pod.namespace)?.accessLog === true;
     const w: WorkloadCfg = {
       namespace: pod.namespace, name: pod.name, node: pod.nodeName, ip: pod.podIP, serviceAccount: pod.serviceAccount, identity, meshed: reason === 'enrolled', reason, labels: pod.labels,
       ...(defaultPolicy ? { defaultInboundPolicy: defaultPolicy } : {}),
+      ...(accessLog ? { accessLog } : {}),
     };
     const p: PeerCfg = { namespace: pod.namespace, name: pod.name, ip: pod.podIP, node: pod.nodeName, identity, meshed: reason === 'enrolled' };
     out.push({ type: 'workload', key, value: w }, { type: 'peer', key, value: p });

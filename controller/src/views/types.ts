@@ -22,6 +22,8 @@ export interface WorkloadCfg {
   readonly labels: Labels;
   /** its namespace's nodemesh.io/default-inbound-policy annotation; absent: the mesh's default */
   readonly defaultInboundPolicy?: DefaultInboundPolicy;
+  /** its namespace has nodemesh.io/access-log=enabled */
+  readonly accessLog?: boolean;
 }
 
 /** Any pod with an IP: enough to label a connection's peer and know whether it is meshed. */

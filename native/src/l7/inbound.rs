@@ -19,6 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
+use super::access_log::{self, Served};
 use super::authz_http::{AuthzRequest, DenyResponse};
 use super::detect::{classify, Detected, DETECT_BYTES};
 use super::forward::{is_upgrade, strip_hop_by_hop};
@@ -242,7 +243,23 @@ pub fn authorize(
     Some(deny_to_response(resp))
 }
 
-async fn handle(c: Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
+async fn handle(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
+    let x = &c.ctx;
+    let Some(log) = access_log::begin(&x.shared, x.dst, Direction::Inbound, x.src, x.dst, &req)
+    else {
+        return authorize_and_send(&c, req).await;
+    };
+    let r = authorize_and_send(&c, req).await;
+    let served = Served {
+        src_identity: x.identity.clone(),
+        dst_identity: x.dst_identity.clone(),
+        ..Served::default()
+    };
+    access_log::finish(&x.shared, log, &r, &served);
+    r
+}
+
+async fn authorize_and_send(c: &Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
     let start = Instant::now();
     let x = &c.ctx;
     c.series.request();
@@ -264,7 +281,7 @@ async fn handle(c: Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let up_req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
-    let mut sender = match take_sender(&c).await {
+    let mut sender = match take_sender(c).await {
         Ok(s) => s,
         Err(code) => {
             let r = local(StatusCode::SERVICE_UNAVAILABLE, code, hint(code));

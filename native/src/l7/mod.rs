@@ -2,6 +2,7 @@
 //! connections, the compiled route table and its matching, per-request balancing, retries under a
 //! budget, faults, rate limits and golden metrics, and the hyper-based proxy that executes them.
 
+mod access_log;
 pub mod api;
 mod attempt;
 pub mod authz_http;

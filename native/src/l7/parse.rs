@@ -90,7 +90,14 @@ impl HttpTable {
             }
             ports.insert(port.addr, Arc::new(port));
         }
+        let mut access_log = std::collections::HashSet::new();
+        if let Some(v) = o.get("accessLog") {
+            for (i, a) in arr(v, "http.accessLog")?.iter().enumerate() {
+                access_log.insert(ip(a, &format!("http.accessLog[{i}]"))?);
+            }
+        }
         Ok(HttpTable {
+            access_log,
             detect_timeout: Duration::from_millis(detect_ms),
             default_protocol,
             ports,

@@ -19,12 +19,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::access_log::{self, Served};
 use super::authz_http::HttpAuthzCounters;
 use super::balancer::{AccrualConfig, Balancer};
 use super::budget::RetryBudget;
 use super::forward::forward;
 use super::io::{ClientIo, Counts};
 use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
+use super::metrics::Direction;
 use super::metrics::GoldenMetrics;
 use super::mirror::MirrorCounters;
 use super::ratelimit::{retry_after_secs, TokenBucket};
@@ -243,6 +245,25 @@ pub fn head_of<B>(req: &Request<B>) -> RequestHead {
 }
 
 async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
+    let Some(log) = access_log::begin(&c.shared, c.src, Direction::Outbound, c.src, c.dst, &req)
+    else {
+        return route_and_forward(&c, req, &mut Served::default()).await;
+    };
+    let mut served = Served {
+        src_identity: c.shared.table().local_identity(*c.src.ip()),
+        ..Served::default()
+    };
+    let r = route_and_forward(&c, req, &mut served).await;
+    access_log::finish(&c.shared, log, &r, &served);
+    r
+}
+
+/// Routes one request and forwards it (or answers it); `served` learns the route and backend.
+async fn route_and_forward(
+    c: &Arc<ConnCtx>,
+    req: Request<Incoming>,
+    served: &mut Served,
+) -> Response<Body> {
     let start = Instant::now();
     let table = c.shared.table();
     let Some(port) = table.http.as_ref().and_then(|h| h.port(c.dst)) else {
@@ -276,7 +297,12 @@ async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
             authority,
             path,
             ..
-        } => forward(&c, &table, port, e, target, authority, path, req, start).await,
+        } => {
+            served.route = Some(e.route.clone());
+            served.route_kind = Some(e.kind.as_str());
+            served.backend = Some(target.service.clone());
+            forward(c, &table, port, e, target, authority, path, req, start).await
+        }
     }
 }
 

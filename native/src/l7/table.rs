@@ -189,6 +189,8 @@ pub struct AccrualConfig {
 /// The validated `http` of one decision table.
 #[derive(Debug)]
 pub struct HttpTable {
+    /// this node's pods whose HTTP requests are access-logged (both directions)
+    pub access_log: std::collections::HashSet<std::net::Ipv4Addr>,
     pub detect_timeout: Duration,
     pub default_protocol: Protocol,
     pub ports: HashMap<SocketAddrV4, Arc<HttpPort>>,

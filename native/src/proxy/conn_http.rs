@@ -82,7 +82,13 @@ pub(super) async fn serve_local_http(
     transport: Transport,
 ) -> bool {
     let table = st.shared.table();
-    if !table.is_local_workload(*pod.ip()) || !table.authz.needs_http(*pod.ip(), pod.port()) {
+    let logged = table
+        .http
+        .as_ref()
+        .is_some_and(|h| h.access_log.contains(pod.ip()));
+    if !table.is_local_workload(*pod.ip())
+        || !(logged || table.authz.needs_http(*pod.ip(), pod.port()))
+    {
         return false;
     }
     let identity = match transport {
