@@ -148,7 +148,7 @@ interface RawBinding {
   proxyStart(opts: RawProxyOptions, onEvents: (err: Error | null, events: ConnEvent[]) => void): RawProxy;
   nativeVersion(): string;
   /** native route() of an HTTP table (TableHttp JSON) for a request head (RequestHead JSON): the RouteResult JSON */
-  routeEvaluate(tableJson: string, dstIp: string, dstPort: number, headJson: string, u: number): string;
+  routeEvaluate(tableJson: string, dstIp: string, dstPort: number, headJson: string, u: number, clientNamespace?: string): string;
   /** test hook: panics inside a guarded call; must surface as MESH_ERR_NATIVE_PANIC */
   testPanic(): void;
 }
@@ -307,9 +307,9 @@ export function nativeVersion(): string { return call('version', () => loadBindi
  * `dstIp:dstPort` of the HTTP table `table` (a TableHttp), with backend draw `u` in [0,1).
  * The same function the proxy runs per request, exported so tests compare it with route.ts.
  */
-export function routeEvaluate(table: TableHttp, dstIp: string, dstPort: number, head: RequestHead, u: number): RouteResult {
+export function routeEvaluate(table: TableHttp, dstIp: string, dstPort: number, head: RequestHead, u: number, clientNamespace?: string): RouteResult {
   checkIp(dstIp, 'routeEvaluate');
   if (!(u >= 0 && u < 1)) throw new MeshError('MESH_ERR_INVALID_ARG', `routeEvaluate: u ${u} is not in [0, 1)`);
   const b = loadBinding();
-  return JSON.parse(call('routeEvaluate', () => b.routeEvaluate(JSON.stringify(table), dstIp, dstPort, JSON.stringify(head), u))) as RouteResult;
+  return JSON.parse(call('routeEvaluate', () => b.routeEvaluate(JSON.stringify(table), dstIp, dstPort, JSON.stringify(head), u, clientNamespace))) as RouteResult;
 }

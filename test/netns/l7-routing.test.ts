@@ -125,6 +125,15 @@ s.on('error',(e)=>{console.log(JSON.stringify({error:e.message}));process.exit(1
     assert.ok(got.ms < DETECT_MS + 400, `the greeting came after ${got.ms} ms`);
   });
 
+  test('GAMMA consumer route: clients of its namespace get it, the producer namespace keeps its own', async () => {
+    const r = await c.exec('consumer/client', ['curl', '-sS', '--max-time', '10', `http://${WEB}/c1`, `http://${WEB}/c2`], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const versions = [...r.stdout.matchAll(/"version":"(v\d)"/g)].map((m) => m[1]);
+    assert.deepEqual(versions, ['v2', 'v2']);
+    const mine = await curl([`http://${WEB}/c1`, `http://${WEB}/c2`]);
+    assert.deepEqual(mine.map(versionOf), ['v1', 'v1']);
+  });
+
   test('RequestMirror: every request copied to the mirror (counted by its node), answered by the primary only', async () => {
     const inbound = async (): Promise<number> => metricSum((await c.agentGet('node-b', '/metrics')).body, 'request_total', { direction: 'inbound', dst_workload: 'mirror' });
     const mirrored = async (result: string): Promise<number> => metricSum((await c.agentGet('node-a', '/metrics')).body, 'route_mirror_requests_total', { route_name: 'l7/shadowed', result });

@@ -42,11 +42,17 @@ pub fn parse_head(json: &str) -> std::result::Result<RequestHead, String> {
 
 /// The RouteResult JSON for a request on the port `dst` of an HTTP table (`respond` 404 when the
 /// table has no such port).
-pub fn evaluate(t: &HttpTable, dst: SocketAddrV4, head: &RequestHead, u: f64) -> Value {
+pub fn evaluate(
+    t: &HttpTable,
+    dst: SocketAddrV4,
+    head: &RequestHead,
+    u: f64,
+    client_ns: Option<&str>,
+) -> Value {
     let Some(port) = t.port(dst) else {
         return json!({"kind": "respond", "status": 404, "code": NO_ROUTE, "entry": -1});
     };
-    match route(port, head, u) {
+    match route(port, head, u, client_ns) {
         Outcome::Respond {
             status,
             code,
@@ -81,7 +87,8 @@ pub fn evaluate(t: &HttpTable, dst: SocketAddrV4, head: &RequestHead, u: f64) ->
 }
 
 /// Native route(): `tableJson` is a `TableHttp` (or a whole DecisionTable, whose `http` is used),
-/// `headJson` a `RequestHead`, `u` in [0,1) the backend draw. Returns the RouteResult JSON.
+/// `headJson` a `RequestHead`, `u` in [0,1) the backend draw, `clientNamespace` the client pod's
+/// namespace (consumer routes). Returns the RouteResult JSON.
 #[napi]
 pub fn route_evaluate(
     table_json: String,
@@ -89,6 +96,7 @@ pub fn route_evaluate(
     dst_port: u32,
     head_json: String,
     u: f64,
+    client_namespace: Option<String>,
 ) -> Result<String> {
     guard("routeEvaluate", || {
         let v: Value = serde_json::from_str(&table_json).map_err(|e| {
@@ -120,6 +128,13 @@ pub fn route_evaluate(
         }
         let head = parse_head(&head_json)
             .map_err(|m| err(Code::InvalidArg, format!("headJson rejected: {m}")))?;
-        Ok(evaluate(&t, SocketAddrV4::new(ip, port), &head, u).to_string())
+        Ok(evaluate(
+            &t,
+            SocketAddrV4::new(ip, port),
+            &head,
+            u,
+            client_namespace.as_deref(),
+        )
+        .to_string())
     })
 }

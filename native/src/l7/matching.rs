@@ -256,10 +256,15 @@ pub fn pick_backend(backends: &[impl std::borrow::Borrow<Backend>], u: f64) -> O
 }
 
 /// route(table, dst, head, u) of route.ts on the Service port `port` (the one of `dst`).
-pub fn route<'a>(port: &'a HttpPort, head: &RequestHead, u: f64) -> Outcome<'a> {
+pub fn route<'a>(
+    port: &'a HttpPort,
+    head: &RequestHead,
+    u: f64,
+    client_ns: Option<&str>,
+) -> Outcome<'a> {
     let host = hostname(&head.authority);
     let Some((i, e)) = port
-        .routes
+        .routes_for(client_ns)
         .iter()
         .enumerate()
         .find(|(_, e)| entry_matches(e, head, &host))

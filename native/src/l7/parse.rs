@@ -121,7 +121,24 @@ fn http_port(v: &Value, p: &str) -> Result<HttpPort, String> {
     {
         routes.push(entry(r, &format!("{p}.routes[{i}]"))?);
     }
+    let mut consumers = Vec::new();
+    if let Some(cv) = opt(o, "consumers") {
+        for (i, c) in arr(cv, &at(p, "consumers"))?.iter().enumerate() {
+            let cp = format!("{p}.consumers[{i}]");
+            let co = obj(c, &cp)?;
+            let ns = string(get(co, &cp, "namespace")?, &at(&cp, "namespace"))?;
+            let mut list = Vec::new();
+            for (j, r) in arr(get(co, &cp, "routes")?, &at(&cp, "routes"))?
+                .iter()
+                .enumerate()
+            {
+                list.push(entry(r, &format!("{cp}.routes[{j}]"))?);
+            }
+            consumers.push((Box::from(ns), list));
+        }
+    }
     Ok(HttpPort {
+        consumers,
         service,
         addr: SocketAddrV4::new(vip, port),
         protocol,

@@ -279,7 +279,12 @@ async fn route_and_forward(
         }
     }
     let head = head_of(&req);
-    match route(port, &head, fastrand::f64()) {
+    // GAMMA consumer routes: the client pod's namespace, from its identity
+    let src_id = table.local_identity(*c.src.ip());
+    let client_ns = src_id
+        .as_deref()
+        .map(|id| super::attempt::spiffe_ns_sa(id).0);
+    match route(port, &head, fastrand::f64(), client_ns) {
         Outcome::Respond {
             status,
             code: "",

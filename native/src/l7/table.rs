@@ -162,7 +162,19 @@ pub struct HttpPort {
     pub addr: SocketAddrV4,
     pub protocol: Protocol,
     pub routes: Vec<RouteEntry>,
+    /// GAMMA consumer routes: (client namespace, its routes), used instead of `routes` for clients
+    /// of that namespace
+    pub consumers: Vec<(Box<str>, Vec<RouteEntry>)>,
     pub rate_limit: Option<RateLimit>,
+}
+
+impl HttpPort {
+    /// The routes a client of namespace `client_ns` gets: its consumer routes, else the port's.
+    pub fn routes_for(&self, client_ns: Option<&str>) -> &[RouteEntry] {
+        client_ns
+            .and_then(|ns| self.consumers.iter().find(|(n, _)| &**n == ns))
+            .map_or(&self.routes, |(_, r)| r)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -111,12 +111,12 @@ fn regexes_are_anchored() {
             .collect(),
     };
     assert!(matches!(
-        route(p, &head("/api/items"), 0.0),
+        route(p, &head("/api/items"), 0.0, None),
         Outcome::Forward { entry: 0, .. }
     ));
     // a substring match is not enough: falls through to the default route (no endpoints → 503)
     assert!(matches!(
-        route(p, &head("/x/api/items"), 0.0),
+        route(p, &head("/x/api/items"), 0.0, None),
         Outcome::Respond {
             status: 503,
             entry: 1,
@@ -124,7 +124,7 @@ fn regexes_are_anchored() {
         }
     ));
     assert!(matches!(
-        route(p, &head("/api/items/1"), 0.0),
+        route(p, &head("/api/items/1"), 0.0, None),
         Outcome::Respond {
             status: 503,
             entry: 1,

@@ -137,6 +137,8 @@ export interface CaseRow {
   readonly dst: { readonly ip: string; readonly port: number };
   readonly head: RequestHead;
   readonly u: number;
+  /** the client pod's namespace (GAMMA consumer routes); absent: none known */
+  readonly clientNamespace?: string;
   readonly expect: RouteResult;
 }
 export interface Cases { readonly description: string; readonly tables: Readonly<Record<string, TableHttp>>; readonly rows: readonly CaseRow[] }

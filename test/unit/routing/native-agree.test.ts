@@ -19,8 +19,8 @@ test('the fixture has rows for every kind of result', () => {
 for (const r of fixture.rows) {
   test(`native agrees: ${r.name}`, () => {
     const table = tableOf(fixture, r);
-    const native = routeEvaluate(table, r.dst.ip, r.dst.port, r.head, r.u);
-    assert.deepEqual(native, route(table, r.dst, r.head, r.u));
+    const native = routeEvaluate(table, r.dst.ip, r.dst.port, r.head, r.u, r.clientNamespace);
+    assert.deepEqual(native, route(table, r.dst, r.head, r.u, r.clientNamespace));
     assert.deepEqual(native, r.expect);
   });
 }
@@ -31,7 +31,7 @@ test('native agrees on every row for backend draws across [0, 1)', () => {
   for (const r of fixture.rows) {
     const table = tableOf(fixture, r);
     for (const u of draws) {
-      assert.deepEqual(routeEvaluate(table, r.dst.ip, r.dst.port, r.head, u), route(table, r.dst, r.head, u), `${r.name} with u=${u}`);
+      assert.deepEqual(routeEvaluate(table, r.dst.ip, r.dst.port, r.head, u, r.clientNamespace), route(table, r.dst, r.head, u, r.clientNamespace), `${r.name} with u=${u}`);
       compared++;
     }
   }

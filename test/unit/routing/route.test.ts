@@ -17,7 +17,7 @@ test('cases.json: the shared tables, enough rows, unique names, every respond ca
 
 for (const r of c.rows) {
   test(`route: ${r.name}`, () => {
-    assert.deepEqual(route(tableOf(c, r), r.dst, r.head, r.u), r.expect);
+    assert.deepEqual(route(tableOf(c, r), r.dst, r.head, r.u, r.clientNamespace), r.expect);
   });
 }
 
