@@ -121,6 +121,11 @@ function compilePort(ix: Indexed, s: ServiceCfg, p: ServicePortCfg): TableHttpPo
     list.push(...routeEntries(ix.view, r, fault && tableFault(fault), rateLimit && tableRateLimit(rateLimit)));
     byNamespace.set(r.namespace, list);
   }
+  // GEP-1426: where a GRPCRoute and an HTTPRoute of one namespace attach to this port, the
+  // GRPCRoute wins and the HTTPRoute is ignored (its status says Conflicted)
+  for (const [ns, keyed] of byNamespace) {
+    if (keyed.some((k) => k.entry.kind === 'GRPCRoute')) byNamespace.set(ns, keyed.filter((k) => k.entry.kind === 'GRPCRoute'));
+  }
   const sorted = (keyed: { key: EntryKey; entry: TableRouteEntry }[]) => keyed.sort((a, b) => compareKeys(a.key, b.key)).map((k) => k.entry);
   const routes = sorted(byNamespace.get(s.namespace) ?? []);
   // Gateway API: once a route is attached, a request none of its rules match gets 404; the

@@ -55,6 +55,20 @@ function parentAccepted(res: ClusterResources, routeNs: string, p: RouteParentRe
   return cond('Accepted', true, 'Accepted', `accepted by ${CONTROLLER_NAME}`, generation);
 }
 
+/** GEP-1426: a GRPCRoute of the same namespace attached to the same Service port wins over an
+ *  HTTPRoute there; the HTTPRoute's parent is then Accepted False, reason Conflicted. */
+function grpcConflict(res: ClusterResources, r: Route, p: RouteParentRef, generation: number): RouteCondition | undefined {
+  if (r.kind !== 'HTTPRoute') return undefined;
+  const ns = p.namespace ?? r.namespace;
+  for (const g of res.routes.values()) {
+    if (g.kind !== 'GRPCRoute' || g.namespace !== r.namespace) continue;
+    const clash = g.parentRefs.some((q) => isMeshParent(q) && q.name === p.name && (q.namespace ?? g.namespace) === ns
+      && (q.port === undefined || p.port === undefined || q.port === p.port));
+    if (clash) return cond('Accepted', false, 'Conflicted', `GRPCRoute ${g.namespace}/${g.name} is attached to Service ${ns}/${p.name}${p.port !== undefined ? ` port ${p.port}` : ''} too, and a GRPCRoute takes precedence (GEP-1426); move one of them to another port`, generation);
+  }
+  return undefined;
+}
+
 interface RefProblem { readonly reason: 'InvalidKind' | 'BackendNotFound'; readonly message: string }
 
 /** Why one backend reference does not resolve, or undefined when it does. */
@@ -113,10 +127,15 @@ export function routeStatuses(res: ClusterResources, problems: readonly Manifest
   return out.sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : routeKey(a) > routeKey(b) ? 1 : 0));
 }
 
+function acceptedOf(res: ClusterResources, r: Route, p: RouteParentRef, generation: number): RouteCondition {
+  const a = parentAccepted(res, r.namespace, p, generation);
+  return a.status === 'True' ? grpcConflict(res, r, p, generation) ?? a : a;
+}
+
 function validStatus(res: ClusterResources, r: Route, generation: number): RouteStatus {
   const mesh = r.parentRefs.filter(isMeshParent);
   const resolved = mesh.length ? resolvedRefs(res, r, generation) : undefined;
-  const parents = mesh.map((p) => ({ parentRef: p, controllerName: CONTROLLER_NAME, conditions: [parentAccepted(res, r.namespace, p, generation), resolved!] }));
+  const parents = mesh.map((p) => ({ parentRef: p, controllerName: CONTROLLER_NAME, conditions: [acceptedOf(res, r, p, generation), resolved!] }));
   return { kind: r.kind, namespace: r.namespace, name: r.name, generation, parents };
 }
 

@@ -153,6 +153,27 @@ spec: { parentRefs: [{ group: "", kind: Service, name: web-v2, port: 8080 }], ru
   assert.equal(all[0]!.parents[0]!.conditions[1]!.status, 'True');
 });
 
+test('GEP-1426: an HTTPRoute sharing a Service port with a GRPCRoute of its namespace is Conflicted; another port or namespace is not', () => {
+  const grpc = (name: string, ns: string, parent: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { parentRefs: [${parent}], rules: [{ backendRefs: [{ name: web-v2, namespace: shop, port: 8080 }] }] }
+`;
+  const rows: Array<[string, string, string]> = [
+    ['same port', grpc('g', 'shop', '{ group: "", kind: Service, name: web, port: 80 }'), 'False/Conflicted'],
+    ['the GRPCRoute names no port', grpc('g', 'shop', '{ group: "", kind: Service, name: web }'), 'False/Conflicted'],
+    ['another Service', grpc('g', 'shop', '{ group: "", kind: Service, name: web-v2, port: 8080 }'), 'True/Accepted'],
+    ['a consumer GRPCRoute of another namespace', grpc('g', 'pay', '{ group: "", kind: Service, name: web, namespace: shop, port: 80 }'), 'True/Accepted'],
+  ];
+  for (const [what, g, want] of rows) {
+    const s = statusOf(httpRoute('r', '{ parentRefs: [{ group: "", kind: Service, name: web, port: 80 }], rules: [{ backendRefs: [{ name: web, port: 80 }] }] }') + g);
+    const accepted = s.parents[0]!.conditions.find((c) => c.type === 'Accepted')!;
+    assert.equal(`${accepted.status}/${accepted.reason}`, want, what);
+    if (want.startsWith('False')) assert.match(accepted.message, /GRPCRoute shop\/g .*GEP-1426/);
+  }
+});
+
 test('mergeParents keeps other controllers\' entries and the transition time of an unchanged condition', () => {
   const ours = { group: '', kind: 'Service', name: 'web', port: 80 };
   const observed = [

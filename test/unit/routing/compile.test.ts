@@ -107,6 +107,17 @@ test('GRPCRoute: precedence exact+headers, exact, service, method only, regex, a
   assert.deepEqual(g[0]!.match.headers, [{ name: 'x-user', kind: 'exact', value: 'ann' }]);
 });
 
+test('GEP-1426: an HTTPRoute on a port a GRPCRoute of its namespace attaches to is ignored', () => {
+  const parent = [{ group: '', kind: 'Service', name: 'grpc', port: 50051 }];
+  const extra = httpRoute('http-on-grpc', '2026-01-01T00:00:00Z', 50, parent, [rule([prefix('/')], [backend('grpc', 50051)])]);
+  const t = compileHttp(clusterView({ routes: [...ROUTES, extra] }));
+  assert.ok(!port(t, '10.96.1.13', 50051).routes.some((e) => e.route === 'shop/http-on-grpc'));
+  assert.deepEqual(port(t, '10.96.1.13', 50051).routes, port(table, '10.96.1.13', 50051).routes);
+  // alone on a port, the same HTTPRoute is used
+  const alone = compileHttp(clusterView({ routes: [extra] }));
+  assert.deepEqual(port(alone, '10.96.1.13', 50051).routes.map((e) => e.route), ['shop/http-on-grpc']);
+});
+
 test('grpcMatch: method-only names are escaped, RegularExpression parts default to one segment', () => {
   assert.deepEqual(grpcMatch({ method: { type: 'Exact', method: 'Get.All' }, headers: [] }).match.path, { kind: 'regex', value: '/[^/]+/Get\\.All' });
   assert.equal(grpcMatch({ method: { type: 'Exact', method: 'X' }, headers: [] }).grpcMethodOnly, true);
