@@ -118,11 +118,16 @@ export function failsAt(plan: FailPlan | undefined, n: number, u: number): boole
 export class Flaky {
   private n = 0;
   constructor(readonly plan: FailPlan | undefined, private readonly random: () => number = Math.random) {}
-  /** Counts one request; true when it must fail. */
+  /** Counts one request (with or without a plan); true when it must fail. */
   next(): boolean {
-    if (!this.plan) return false;
     this.n += 1;
+    if (!this.plan) return false;
     return failsAt(this.plan, this.n, this.random());
+  }
+  /** Requests counted so far (the HTTP echo reports it as `x-echo-requests`, so tests can count
+   *  what reached the process, e.g. the retries a proxy made). */
+  get count(): number {
+    return this.n;
   }
   describe(): string {
     if (!this.plan) return 'none';

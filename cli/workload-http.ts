@@ -1,6 +1,7 @@
 // The echo's HTTP handler for HTTP/1.1 and h2c (--http serves both, told apart by the first bytes, plus
 // WebSocket; --h2c serves HTTP/2 prior knowledge only): GET answers a JSON description of the request
-// (ours plus the Gateway API conformance echo's fields), POST streams its body back with its trailers.
+// (ours plus the Gateway API conformance echo's fields), POST streams its body back with its trailers;
+// every answer but a 400 carries x-echo-requests, the process's request count.
 
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -75,9 +76,9 @@ function sendJson(res: Res, status: number, headers: Record<string, string>, bod
   else res.end(text);
 }
 
-function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void {
+function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls, idh: Record<string, string>): void {
   const status = c.status ?? 200;
-  const headers = { ...identityHeaders(ctx.id), ...merged(c.setHeaders) };
+  const headers = { ...idh, ...merged(c.setHeaders) };
   const setTrailers = merged(c.setTrailers);
   if (req.method === 'POST') {
     // Streaming echo: the body goes back as it arrives (pipe keeps backpressure), the trailers after it.
@@ -104,13 +105,15 @@ export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const r = requestControls(qi < 0 ? '' : url.slice(qi + 1), (n) => req.headers[n]);
-    const idh = identityHeaders(ctx.id);
     if (!r.ok) {
       req.resume();
-      sendJson(res, 400, idh, { message: r.error, ...ctx.id }, {}, req.method === 'HEAD');
+      sendJson(res, 400, identityHeaders(ctx.id), { message: r.error, ...ctx.id }, {}, req.method === 'HEAD');
       return;
     }
-    if (ctx.flaky.next()) {
+    const failing = ctx.flaky.next();
+    // the requests this process has answered with controls it could read, this one included
+    const idh = { ...identityHeaders(ctx.id), 'x-echo-requests': String(ctx.flaky.count) };
+    if (failing) {
       req.resume();
       const body = { message: `injected failure (${ctx.flaky.describe()})`, ...describeRequest(req, ctx.id) };
       sendJson(res, ctx.flaky.plan!.status, { ...idh, 'x-echo-failed': 'true' }, body, {}, req.method === 'HEAD');
@@ -119,7 +122,7 @@ export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
     const c = r.controls;
     const go = (): void => {
       try {
-        respond(ctx, req, res, c);
+        respond(ctx, req, res, c, idh);
       } catch (e) { // a header value Node refuses to send (x-echo-set-header with control characters)
         try { sendJson(res, 400, idh, { message: `cannot answer as asked: ${(e as Error).message}`, ...ctx.id }, {}, false); } catch { res.destroy(); }
       }
@@ -190,7 +193,12 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
   });
   h1.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'); else socket.destroy(); });
   const waiting = new Set<net.Socket>();
+  // every accepted socket: h1 never listens itself, so its closeAllConnections() tracks nothing,
+  // and a keep-alive connection would keep a closed echo answering (and the process alive)
+  const accepted = new Set<net.Socket>();
   const server = net.createServer((sock) => {
+    accepted.add(sock);
+    sock.once('close', () => accepted.delete(sock));
     waiting.add(sock);
     sock.on('error', () => sock.destroy());
     sock.once('close', () => waiting.delete(sock));
@@ -214,7 +222,7 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
     close: async () => {
       h1.closeAllConnections();
       h2.destroy();
-      for (const s of [...upgraded, ...waiting]) s.destroy();
+      for (const s of [...upgraded, ...waiting, ...accepted]) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

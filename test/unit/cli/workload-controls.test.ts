@@ -116,6 +116,12 @@ test('failsAt and Flaky: --fail-every is deterministic, --fail-rate follows the 
   const g = new Flaky(rate, () => draws.shift()!);
   assert.deepEqual([g.next(), g.next(), g.next(), g.next()], [false, true, false, true]);
   assert.equal(new Flaky(undefined).next(), false);
+  // count: every request, with or without a plan (the echo's x-echo-requests)
+  assert.equal(f.count, 6);
+  const none = new Flaky(undefined);
+  none.next();
+  none.next();
+  assert.equal(none.count, 2);
 });
 
 test('conformance headers: Go canonical names, every value separately, pseudo-headers left out', () => {
