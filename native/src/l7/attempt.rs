@@ -56,6 +56,44 @@ fn series(
     })
 }
 
+/// The series of an answer the proxy gives itself before any endpoint is tried (rate limit,
+/// fault abort, every endpoint ejected): `tls` false, nothing crossed the node link. The request
+/// is counted here; the caller records the response.
+pub(super) fn local_series(c: &ConnCtx, table: &Table, e: &RouteEntry, b: &Backend) -> Arc<Series> {
+    let src_id = table.local_identity(*c.src.ip());
+    let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
+    let (dst_ns, dst_name) = b.service.split_once('/').unwrap_or(("", &b.service));
+    let s = c.shared.l7.metrics.series_ref(Labels {
+        direction: MetricsDirection::Outbound,
+        src_namespace: src_ns,
+        src_workload: src_sa,
+        dst_namespace: dst_ns,
+        dst_workload: dst_name,
+        route_name: &e.route,
+        route_kind: e.kind.as_str(),
+        backend: &b.service,
+        tls: false,
+    });
+    s.request();
+    s
+}
+
+/// Records `out` as the response of the request (its series made first when no attempt made it)
+/// and returns it.
+pub(super) fn recorded(
+    m: Option<&Arc<Series>>,
+    make: impl FnOnce() -> Arc<Series>,
+    out: Response<Body>,
+    start: Instant,
+) -> Response<Body> {
+    let status = out.status().as_u16();
+    match m {
+        Some(s) => s.response(status, None, start.elapsed()),
+        None => make().response(status, None, start.elapsed()),
+    }
+    out
+}
+
 /// (namespace, service account) of `spiffe://<td>/ns/<ns>/sa/<sa>`; ("", "") otherwise.
 fn spiffe_ns_sa(id: &str) -> (&str, &str) {
     let mut parts = id.trim_start_matches("spiffe://").split('/').skip(1);
@@ -120,21 +158,30 @@ pub(super) async fn attempts(
                 .collect();
             &fresh
         };
+        // these answers are golden-metrics responses too (a retry's request is already counted)
         let Some(claim) = l7.balancer.pick(eps, fastrand::f64(), fastrand::f64()) else {
-            return local(
+            let out = local(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "MESH_ERR_ENDPOINTS_EJECTED",
                 hint("MESH_ERR_ENDPOINTS_EJECTED"),
             );
+            return recorded(metric.as_ref(), || local_series(c, table, e, b), out, start);
         };
+        let ep = claim.endpoint();
         if claim.pending() >= max_pending {
-            return local(
+            drop(claim);
+            let out = local(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "MESH_ERR_PENDING_LIMIT",
                 hint("MESH_ERR_PENDING_LIMIT"),
             );
+            let make = || {
+                let s = series(c, table, e, b, ep);
+                s.request();
+                s
+            };
+            return recorded(metric.as_ref(), make, out, start);
         }
-        let ep = claim.endpoint();
         let m = metric.get_or_insert_with(|| {
             let s = series(c, table, e, b, ep);
             s.request();

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::TokioIo;
 
-use super::attempt::attempts;
+use super::attempt::{attempts, local_series, recorded};
 use super::matching::{modify, request_modifiers, response_modifiers, NO_ENDPOINTS};
 use super::metrics::Series;
 use super::observe::{grpc_status, Observed};
@@ -104,9 +104,12 @@ pub async fn forward(
     start: Instant,
 ) -> Response<Body> {
     let _ = port;
+    // the proxy's own answers below count in the golden metrics as the client sees them
+    let answered =
+        |out: Response<Body>| recorded(None, || local_series(c, table, e, b), out, start);
     if let Some(rl) = &e.rate_limit {
         if let Err(wait) = c.shared.l7.rate_limit(rl, format!("route {}", e.route)) {
-            return too_many(wait);
+            return answered(too_many(wait));
         }
     }
     if let Some(f) = &e.fault {
@@ -125,7 +128,7 @@ pub async fn forward(
                 if let Ok(v) = HeaderValue::from_str(&f.policy) {
                     r.headers_mut().insert("x-nodemesh-fault", v);
                 }
-                return r;
+                return answered(r);
             }
         }
     }
