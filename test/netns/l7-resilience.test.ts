@@ -90,7 +90,7 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     assert.equal(without.value.failures, N / 2);
   });
 
-  test('retry budget: a backend always answering a retryable 429 gets at most 20 % of requests + 10/s × 10 s retries', async () => {
+  test('retry budget: a backend always answering a retryable 429 gets at most 20 % of requests + 10/s × 10 s retries', async (t) => {
     // 429, not 503: a 5xx endpoint would be ejected by failure accrual after 7 answers, and the
     // proxy's own 503s would hide what the budget does
     const N = 200;
@@ -101,13 +101,14 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     assert.ok(ms < 9000, `the run took ${ms} ms: the budget's 10 s window would have renewed (the bound below assumes one window)`);
     const budget = Math.floor(BUDGET_RATIO * N + BUDGET_RESERVE);
     const retries = got.n - N;
+    t.diagnostic(`${retries} retries for ${N} requests in ${ms} ms`);
     // without a budget: 3 retries per request (600); greedy spending uses the whole budget
     assert.equal(retries, budget, `${retries} retries for ${N} requests, budget ${budget}`);
     assert.deepEqual(got.value.byStatus, { 429: N });
     assert.equal(got.value.requests, N);
   });
 
-  test('failure accrual: an always-500 endpoint is ejected after 7 failures, then probed back in once healthy', async () => {
+  test('failure accrual: an always-500 endpoint is ejected after 7 failures, then probed back in once healthy', async (t) => {
     const N = 300;
     const labels = { route_name: '', route_kind: 'default', backend: 'res/acc' };
     const d = await golden.delta(labels, () => load(c, `http://${ACC}/`, N, 8));
@@ -119,6 +120,7 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     // fail, and each backoff (≥ 1 s, doubling) that ends during the run lets one probe fail
     const probes = Math.ceil(s.seconds);
     assert.ok(failed >= ACCRUAL_FAILURES && failed <= ACCRUAL_FAILURES + 7 + probes, `${failed} failures in ${s.seconds} s: ${JSON.stringify(s)}`);
+    t.diagnostic(`${failed} failures of ${N} in ${s.seconds} s`);
     assert.deepEqual(d.byStatus, { 200: s.ok, 500: failed });
     assert.equal(d.failures, failed);
 
@@ -139,6 +141,7 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
       return healed > 0;
     }, 20_000, 200);
     // the longest backoff so far is the third ejection's (4–6 s); the probe goes once it ends
+    t.diagnostic(`probed back in ${Date.now() - healedAt} ms after the echo healed; healed served ${healed} of ${total}`);
     assert.ok(Date.now() - healedAt < 8000, `probed back after ${Date.now() - healedAt} ms`);
     const after = await load(c, `http://${ACC}/`, 200, 8);
     assert.equal(after.failed, 0);
