@@ -5,7 +5,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { SimCluster } from '../../sim/index.js';
 import { manifestDir, rootGate, sleep, waitFor } from './helpers.js';
 import { CLIENT, Golden, curl, echoCount, load, received } from './resilience-helpers.js';
@@ -88,6 +90,25 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     assert.equal(without.n, N, 'no retries without the retry rule');
     assert.deepEqual(without.value.byStatus, { 200: N / 2, 503: N / 2 });
     assert.equal(without.value.failures, N / 2);
+  });
+
+  test('retries replay a request body that fits the retry buffer (1 KiB); a 100 KiB one streams once and is not retried', async () => {
+    const small = path.join(dir, 'small.bin');
+    const big = path.join(dir, 'big.bin');
+    writeFileSync(small, randomBytes(512).toString('hex'));
+    writeFileSync(big, randomBytes(50 * 1024).toString('hex'));
+    const post = (file: string) => curl(c, Array.from({ length: 10 }, (_, i) => `http://${FLAKY}/retry/post-${i}`), ['-H', 'content-type: application/octet-stream', '--data-binary', `@${file}`]);
+    const s = await received(c, 'res/flaky', () => post(small));
+    const sent = readFileSync(small, 'utf8');
+    for (const r of s.value) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body, sent, 'the replayed body arrives whole');
+    }
+    assert.equal(s.n, 10 + ((s.before + 1) % 2 === 0 ? 10 : 9));
+    const b = await received(c, 'res/flaky', () => post(big));
+    assert.deepEqual(b.value.map((r) => r.status).sort(), [...Array(5).fill(200), ...Array(5).fill(503)]);
+    assert.equal(b.n, 10, 'a body beyond the 64 KiB retry buffer is sent once');
+    for (const r of b.value.filter((x) => x.status === 200)) assert.equal(r.body.length, 100 * 1024);
   });
 
   test('retry budget: a backend always answering a retryable 429 gets at most 20 % of requests + 10/s × 10 s retries', async (t) => {
