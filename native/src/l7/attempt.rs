@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::balancer::AccrualConfig;
 use super::forward::{respond, timeout_response, Head};
 use super::matching::NO_ENDPOINTS;
 use super::metrics::{is_failure, Direction as MetricsDirection, Labels, Series};
@@ -125,6 +126,14 @@ pub(super) async fn attempts(
         );
     };
     let l7 = &c.shared.l7;
+    // the table's failure accrual (Linkerd's jitter); a few atomic loads when unchanged
+    let acc = http.accrual;
+    l7.balancer.set_accrual(AccrualConfig {
+        consecutive_failures: acc.consecutive_failures,
+        min_backoff: acc.min_backoff,
+        max_backoff: acc.max_backoff,
+        ..AccrualConfig::default()
+    });
     let max_pending = u64::from(http.limits.max_pending_per_endpoint);
     let deadline = e.request_timeout.map(|d| start + d);
     let codes: &[u16] = e.retry.as_ref().map_or(&[], |r| &r.codes);
