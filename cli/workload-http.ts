@@ -17,6 +17,7 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
 interface Res {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
+  write(chunk: string): unknown;
   addTrailers(trailers: Record<string, string>): void;
   end(): unknown;
   end(chunk: string): unknown;
@@ -93,7 +94,17 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls, idh: 
     return;
   }
   req.resume();
-  const answer = (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
+  const stall = c.bodyDelayMs;
+  const answer = stall !== undefined && stall > 0 && req.method !== 'HEAD'
+    ? (): void => {
+      // the head and the body's first byte now, the rest after the stall (a body that hangs)
+      const text = JSON.stringify(describeRequest(req, ctx.id));
+      res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, 1));
+      const timer = setTimeout(() => res.end(text.slice(1)), stall);
+      res.once('close', () => clearTimeout(timer));
+    }
+    : (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
   if (req.readableEnded) answer();
   else req.once('end', answer);
 }
