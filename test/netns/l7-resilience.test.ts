@@ -59,6 +59,23 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     assert.equal(d.failures, 2);
   });
 
+  test('timeouts.request covers the body: a body stalled 2 s after its head is cut at 300 ms, a 100 ms stall passes', async () => {
+    const d = await golden.delta(route('slow'), async () => {
+      const cut = await c.exec(CLIENT, ['curl', '-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{time_total}', `http://${SLOW}/req?body-delay=2s`], { timeoutMs: 20_000 });
+      const [ok] = await curl(c, [`http://${SLOW}/req?body-delay=100ms`]);
+      return { cut, ok: ok! };
+    });
+    const { cut, ok } = d.value;
+    const [code, secs] = cut.stdout.trim().split(' ');
+    assert.equal(code, '200', 'the head had gone out');
+    // hyper drops the connection mid-body: a reset (56) or a short body (18), never a whole one
+    assert.ok(cut.code === 56 || cut.code === 18, `curl exit ${cut.code}: ${cut.stderr}`);
+    assert.ok(Number(secs) >= 0.3 && Number(secs) < 0.6, `cut after ${secs} s`);
+    assert.equal(ok.status, 200);
+    assert.equal((JSON.parse(ok.body) as { path: string }).path, '/req?body-delay=100ms');
+    assert.deepEqual(d.byStatus, { 200: 1, 504: 1 }, 'the cut response counts as a 504 failure');
+  });
+
   test('timeouts.backendRequest 200ms with 2 retries: 3 bounded attempts, then 504 MESH_ERR_BACKEND_TIMEOUT', async () => {
     const got = await received(c, 'res/slow', () => golden.delta(route('slow'), () => curl(c, [`http://${SLOW}/backend?delay=2s`])));
     const [r] = got.value.value;

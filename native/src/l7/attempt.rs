@@ -247,7 +247,7 @@ pub(super) async fn attempts(
             continue;
         }
         let out = match res {
-            Ok(r) => return respond(r, e, b, m.clone(), start.elapsed()),
+            Ok(r) => return respond(r, e, b, m.clone(), start.elapsed(), deadline),
             Err(AttemptErr::BackendTimeout) => timeout_response("MESH_ERR_BACKEND_TIMEOUT"),
             Err(AttemptErr::Upstream { .. }) => local(
                 StatusCode::BAD_GATEWAY,

@@ -230,13 +230,14 @@ pub async fn forward(
 }
 
 /// The client's response: hop-by-hop headers dropped, response header filters applied, the body
-/// streamed as it arrives.
+/// streamed as it arrives and cut at `deadline` (timeouts.request).
 pub(super) fn respond(
     r: Response<Incoming>,
     e: &RouteEntry,
     b: &Backend,
     m: Arc<Series>,
     latency: Duration,
+    deadline: Option<Instant>,
 ) -> Response<Body> {
     let (mut parts, body) = r.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
@@ -250,7 +251,8 @@ pub(super) fn respond(
         parts.status.as_u16(),
         grpc,
         latency,
-    );
+    )
+    .with_deadline(deadline);
     Response::from_parts(parts, BodyExt::boxed(body))
 }
 
