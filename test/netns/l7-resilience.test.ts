@@ -76,6 +76,28 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     assert.deepEqual(d.byStatus, { 200: 1, 504: 1 }, 'the cut response counts as a 504 failure');
   });
 
+  test('h2c: timeouts.request answers 504 and cuts a stalled body; retries hide every 2nd 503', async () => {
+    const h2 = (url: string, extra: string[] = []) => c.exec(CLIENT, ['curl', '-sS', '--http2-prior-knowledge', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code} %{http_version} %{time_total}', ...extra, url], { timeoutMs: 20_000 });
+    const d = await golden.delta(route('slow-h2c', 'slow'), async () => ({ slow: await h2(`http://${SLOW}:81/req?delay=2s`), cut: await h2(`http://${SLOW}:81/req?body-delay=2s`) }));
+    const [code, version, secs] = d.value.slow.stdout.trim().split(' ');
+    assert.deepEqual([code, version], ['504', '2']);
+    assert.ok(Number(secs) >= 0.3 && Number(secs) < 0.6, `504 after ${secs} s`);
+    const [cutCode, , cutSecs] = d.value.cut.stdout.trim().split(' ');
+    assert.equal(cutCode, '200');
+    assert.notEqual(d.value.cut.code, 0, 'the stalled body is cut, not completed');
+    assert.ok(Number(cutSecs) >= 0.3 && Number(cutSecs) < 0.6, `cut after ${cutSecs} s`);
+    assert.deepEqual(d.byStatus, { 504: 2 });
+    // one request per curl: curl 7.88 cannot reuse a prior-knowledge connection (l7-routing.test.ts)
+    const N = 10;
+    const got = await received(c, 'res/flaky', async () => {
+      const out: string[] = [];
+      for (let i = 0; i < N; i++) out.push((await h2(`http://${FLAKY}:81/h2/${i}`)).stdout.trim().split(' ')[0]!);
+      return out;
+    });
+    assert.deepEqual(got.value, Array(N).fill('200'));
+    assert.equal(got.n, N + ((got.before + 1) % 2 === 0 ? N : N - 1));
+  });
+
   test('timeouts.backendRequest 200ms with 2 retries: 3 bounded attempts, then 504 MESH_ERR_BACKEND_TIMEOUT', async () => {
     const got = await received(c, 'res/slow', () => golden.delta(route('slow'), () => curl(c, [`http://${SLOW}/backend?delay=2s`])));
     const [r] = got.value.value;
