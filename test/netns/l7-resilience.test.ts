@@ -17,6 +17,7 @@ const SLOW = '10.96.8.10';
 const FLAKY = '10.96.8.11';
 const BUDGET = '10.96.8.12';
 const ACC = '10.96.8.13';
+const PAIR = '10.96.8.19';
 /** compile.ts HTTP_DEFAULTS: retry budget, failure accrual, pending bound */
 const BUDGET_RATIO = 0.2;
 const BUDGET_RESERVE = 10 * 10; // minPerSecond × ttl (10 s)
@@ -206,6 +207,21 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     const after = await load(c, `http://${ACC}/`, 200, 8);
     assert.equal(after.failed, 0);
     assert.ok((after.backends.healed ?? 0) > 0, `back in rotation: ${JSON.stringify(after.backends)} (before: ${healed} of ${total})`);
+  });
+
+  test('a stopped endpoint (connect refused): requests move on to the other one, no retry policy needed; 0 failures', async () => {
+    const b = c.pod('res/pair-b');
+    // warm both endpoints up (pooled connections to pair-b too, which then die with it)
+    const warm = await load(c, `http://${PAIR}/`, 100, 8);
+    assert.equal(warm.failed, 0);
+    process.kill(b.pid!, 'SIGTERM');
+    await waitFor('pair-b to stop', async () => (await c.exec(CLIENT, ['curl', '-s', '-o', '/dev/null', '--max-time', '1', `http://${b.ip}:8080/`])).code !== 0, 5000, 50);
+    const labels = { route_name: '', route_kind: 'default', backend: 'res/pair' };
+    const d = await golden.delta(labels, () => load(c, `http://${PAIR}/`, 300, 8));
+    assert.deepEqual(d.value.statuses, { 200: 300 }, JSON.stringify(d.value));
+    assert.deepEqual(d.value.backends, { a: 300 });
+    assert.deepEqual(d.byStatus, { 200: 300 });
+    assert.equal(d.requests, 300);
   });
 
   test('pending bound: 150 concurrent requests to a slow endpoint → 100 served, 50 get 503 MESH_ERR_PENDING_LIMIT at once', async () => {

@@ -1,7 +1,8 @@
 //! The attempts of one forwarded request: endpoint choice (P2C peak-EWMA with failure accrual,
 //! a pending bound per endpoint), a pooled or new upstream connection, `timeouts.backendRequest`
 //! per attempt and `timeouts.request` over all, retries of retryable codes and connect failures
-//! under the route's retry budget with full-jitter backoff, and the golden metrics of the request.
+//! under the route's retry budget with full-jitter backoff (a refused connect moves on to an
+//! untried endpoint even without a retry policy), and the golden metrics of the request.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -152,6 +153,13 @@ pub(super) async fn attempts(
     let mut attempt = 0u32;
     // one free retry when a pooled connection turned out dead before answering (replayable only)
     let mut stale_retry = replay.is_some();
+    // a refused connect sent nothing: another endpoint not tried yet gets the request, retry
+    // policy or not (as the L4 path's connect_service does), once per endpoint at most
+    let mut connect_retries = if replay.is_some() {
+        b.endpoints.len().saturating_sub(1)
+    } else {
+        0
+    };
     loop {
         attempt += 1;
         // prefer endpoints not tried yet; once all were, any
@@ -230,6 +238,15 @@ pub(super) async fn attempts(
                 true
             }
             Err(AttemptErr::Connect(Fail::Code(_))) => false,
+            Err(AttemptErr::Connect(Fail::Close(_)))
+                if connect_retries > 0 && tried.len() < b.endpoints.len() =>
+            {
+                connect_retries -= 1;
+                if !more {
+                    attempt -= 1;
+                }
+                true
+            }
             Err(
                 AttemptErr::Connect(_) | AttemptErr::Upstream { .. } | AttemptErr::BackendTimeout,
             ) => more,
