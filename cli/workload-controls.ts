@@ -1,5 +1,5 @@
 // The pure parts of the echo workloads: the echo's flags and identity, the per-request controls
-// tests send (?status= / x-echo-status, ?delay= / x-echo-delay, x-echo-set-header, x-echo-set-trailer),
+// tests send (?status= / x-echo-status, ?delay= / x-echo-delay, ?body-delay=, x-echo-set-header, x-echo-set-trailer),
 // the per-process flaky plan (--fail-rate, --fail-every, --fail-status) and small HTTP/gRPC helpers.
 
 import { intFlag, parseFlags, usageError, type FlagValues } from './args.js';
@@ -118,11 +118,16 @@ export function failsAt(plan: FailPlan | undefined, n: number, u: number): boole
 export class Flaky {
   private n = 0;
   constructor(readonly plan: FailPlan | undefined, private readonly random: () => number = Math.random) {}
-  /** Counts one request; true when it must fail. */
+  /** Counts one request (with or without a plan); true when it must fail. */
   next(): boolean {
-    if (!this.plan) return false;
     this.n += 1;
+    if (!this.plan) return false;
     return failsAt(this.plan, this.n, this.random());
+  }
+  /** Requests counted so far (the HTTP echo reports it as `x-echo-requests`, so tests can count
+   *  what reached the process, e.g. the retries a proxy made). */
+  get count(): number {
+    return this.n;
   }
   describe(): string {
     if (!this.plan) return 'none';
@@ -163,6 +168,8 @@ export function parseHeaderPairs(values: readonly string[], what: string): [stri
 export interface RequestControls {
   readonly status?: number;
   readonly delayMs?: number;
+  /** after the response head and the body's first byte, wait this long before the rest */
+  readonly bodyDelayMs?: number;
   readonly setHeaders: readonly [string, string][];
   readonly setTrailers: readonly [string, string][];
 }
@@ -191,12 +198,19 @@ export function requestControls(query: string, header: (name: string) => HeaderV
     delayMs = parseDurationMs(delayText);
     if (delayMs === undefined || delayMs > MAX_DELAY_MS) return { ok: false, error: `delay "${delayText}" must be a duration up to 10m such as 200ms, 1.5s or 250 (ms)` };
   }
+  const bodyDelayText = last(header('x-echo-body-delay')) ?? q.get('body-delay') ?? undefined;
+  let bodyDelayMs: number | undefined;
+  if (bodyDelayText !== undefined) {
+    bodyDelayMs = parseDurationMs(bodyDelayText);
+    if (bodyDelayMs === undefined || bodyDelayMs > MAX_DELAY_MS) return { ok: false, error: `body-delay "${bodyDelayText}" must be a duration up to 10m such as 200ms, 1.5s or 250 (ms)` };
+  }
   try {
     return {
       ok: true,
       controls: {
         ...(status !== undefined ? { status } : {}),
         ...(delayMs !== undefined ? { delayMs } : {}),
+        ...(bodyDelayMs !== undefined ? { bodyDelayMs } : {}),
         setHeaders: parseHeaderPairs(list(header('x-echo-set-header')), 'x-echo-set-header'),
         setTrailers: parseHeaderPairs(list(header('x-echo-set-trailer')), 'x-echo-set-trailer'),
       },

@@ -1,6 +1,7 @@
 // The echo's HTTP handler for HTTP/1.1 and h2c (--http serves both, told apart by the first bytes, plus
 // WebSocket; --h2c serves HTTP/2 prior knowledge only): GET answers a JSON description of the request
-// (ours plus the Gateway API conformance echo's fields), POST streams its body back with its trailers.
+// (ours plus the Gateway API conformance echo's fields), POST streams its body back with its trailers;
+// every answer but a 400 carries x-echo-requests, the process's request count.
 
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -16,6 +17,7 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
 interface Res {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
+  write(chunk: string): unknown;
   addTrailers(trailers: Record<string, string>): void;
   end(): unknown;
   end(chunk: string): unknown;
@@ -75,9 +77,9 @@ function sendJson(res: Res, status: number, headers: Record<string, string>, bod
   else res.end(text);
 }
 
-function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void {
+function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls, idh: Record<string, string>): void {
   const status = c.status ?? 200;
-  const headers = { ...identityHeaders(ctx.id), ...merged(c.setHeaders) };
+  const headers = { ...idh, ...merged(c.setHeaders) };
   const setTrailers = merged(c.setTrailers);
   if (req.method === 'POST') {
     // Streaming echo: the body goes back as it arrives (pipe keeps backpressure), the trailers after it.
@@ -92,7 +94,17 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void
     return;
   }
   req.resume();
-  const answer = (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
+  const stall = c.bodyDelayMs;
+  const answer = stall !== undefined && stall > 0 && req.method !== 'HEAD'
+    ? (): void => {
+      // the head and the body's first byte now, the rest after the stall (a body that hangs)
+      const text = JSON.stringify(describeRequest(req, ctx.id));
+      res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, 1));
+      const timer = setTimeout(() => res.end(text.slice(1)), stall);
+      res.once('close', () => clearTimeout(timer));
+    }
+    : (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
   if (req.readableEnded) answer();
   else req.once('end', answer);
 }
@@ -104,13 +116,15 @@ export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const r = requestControls(qi < 0 ? '' : url.slice(qi + 1), (n) => req.headers[n]);
-    const idh = identityHeaders(ctx.id);
     if (!r.ok) {
       req.resume();
-      sendJson(res, 400, idh, { message: r.error, ...ctx.id }, {}, req.method === 'HEAD');
+      sendJson(res, 400, identityHeaders(ctx.id), { message: r.error, ...ctx.id }, {}, req.method === 'HEAD');
       return;
     }
-    if (ctx.flaky.next()) {
+    const failing = ctx.flaky.next();
+    // the requests this process has answered with controls it could read, this one included
+    const idh = { ...identityHeaders(ctx.id), 'x-echo-requests': String(ctx.flaky.count) };
+    if (failing) {
       req.resume();
       const body = { message: `injected failure (${ctx.flaky.describe()})`, ...describeRequest(req, ctx.id) };
       sendJson(res, ctx.flaky.plan!.status, { ...idh, 'x-echo-failed': 'true' }, body, {}, req.method === 'HEAD');
@@ -119,7 +133,7 @@ export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
     const c = r.controls;
     const go = (): void => {
       try {
-        respond(ctx, req, res, c);
+        respond(ctx, req, res, c, idh);
       } catch (e) { // a header value Node refuses to send (x-echo-set-header with control characters)
         try { sendJson(res, 400, idh, { message: `cannot answer as asked: ${(e as Error).message}`, ...ctx.id }, {}, false); } catch { res.destroy(); }
       }
@@ -190,7 +204,12 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
   });
   h1.on('clientError', (_e, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'); else socket.destroy(); });
   const waiting = new Set<net.Socket>();
+  // every accepted socket: h1 never listens itself, so its closeAllConnections() tracks nothing,
+  // and a keep-alive connection would keep a closed echo answering (and the process alive)
+  const accepted = new Set<net.Socket>();
   const server = net.createServer((sock) => {
+    accepted.add(sock);
+    sock.once('close', () => accepted.delete(sock));
     waiting.add(sock);
     sock.on('error', () => sock.destroy());
     sock.once('close', () => waiting.delete(sock));
@@ -214,7 +233,7 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
     close: async () => {
       h1.closeAllConnections();
       h2.destroy();
-      for (const s of [...upgraded, ...waiting]) s.destroy();
+      for (const s of [...upgraded, ...waiting, ...accepted]) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

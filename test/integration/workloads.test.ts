@@ -321,3 +321,20 @@ test('h2spec runs against the h2c echo (a baseline: node:http2 itself misses a f
     await s.close();
   }
 });
+
+test('echo close(): an idle keep-alive connection is closed too, and x-echo-requests counts every request', async () => {
+  const echo = await startEcho({ http: 0, host: '127.0.0.1' });
+  const p = port(echo.http);
+  const sock = net.connect(p, '127.0.0.1');
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  let text = '';
+  sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+  const ended = new Promise<void>((r) => sock.once('close', () => r()));
+  sock.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n');
+  const t0 = Date.now();
+  while (!/x-echo-requests: 2\r\n/i.test(text) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+  assert.match(text, /x-echo-requests: 1\r\n[\s\S]*x-echo-requests: 2\r\n/i);
+  await echo.close(); // resolves only once the kept-alive connection is gone
+  await ended;
+  assert.equal(sock.destroyed, true);
+});

@@ -1,7 +1,8 @@
 //! The attempts of one forwarded request: endpoint choice (P2C peak-EWMA with failure accrual,
 //! a pending bound per endpoint), a pooled or new upstream connection, `timeouts.backendRequest`
 //! per attempt and `timeouts.request` over all, retries of retryable codes and connect failures
-//! under the route's retry budget with full-jitter backoff, and the golden metrics of the request.
+//! under the route's retry budget with full-jitter backoff (a refused connect moves on to an
+//! untried endpoint even without a retry policy), and the golden metrics of the request.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::balancer::AccrualConfig;
 use super::forward::{respond, timeout_response, Head};
 use super::inbound;
 use super::matching::NO_ENDPOINTS;
@@ -58,6 +60,44 @@ fn series(
     })
 }
 
+/// The series of an answer the proxy gives itself before any endpoint is tried (rate limit,
+/// fault abort, every endpoint ejected): `tls` false, nothing crossed the node link. The request
+/// is counted here; the caller records the response.
+pub(super) fn local_series(c: &ConnCtx, table: &Table, e: &RouteEntry, b: &Backend) -> Arc<Series> {
+    let src_id = table.local_identity(*c.src.ip());
+    let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
+    let (dst_ns, dst_name) = b.service.split_once('/').unwrap_or(("", &b.service));
+    let s = c.shared.l7.metrics.series_ref(Labels {
+        direction: MetricsDirection::Outbound,
+        src_namespace: src_ns,
+        src_workload: src_sa,
+        dst_namespace: dst_ns,
+        dst_workload: dst_name,
+        route_name: &e.route,
+        route_kind: e.kind.as_str(),
+        backend: &b.service,
+        tls: false,
+    });
+    s.request();
+    s
+}
+
+/// Records `out` as the response of the request (its series made first when no attempt made it)
+/// and returns it.
+pub(super) fn recorded(
+    m: Option<&Arc<Series>>,
+    make: impl FnOnce() -> Arc<Series>,
+    out: Response<Body>,
+    start: Instant,
+) -> Response<Body> {
+    let status = out.status().as_u16();
+    match m {
+        Some(s) => s.response(status, None, start.elapsed()),
+        None => make().response(status, None, start.elapsed()),
+    }
+    out
+}
+
 /// (namespace, service account) of `spiffe://<td>/ns/<ns>/sa/<sa>`; ("", "") otherwise.
 pub(super) fn spiffe_ns_sa(id: &str) -> (&str, &str) {
     let mut parts = id.trim_start_matches("spiffe://").split('/').skip(1);
@@ -89,6 +129,14 @@ pub(super) async fn attempts(
         );
     };
     let l7 = &c.shared.l7;
+    // the table's failure accrual (Linkerd's jitter); a few atomic loads when unchanged
+    let acc = http.accrual;
+    l7.balancer.set_accrual(AccrualConfig {
+        consecutive_failures: acc.consecutive_failures,
+        min_backoff: acc.min_backoff,
+        max_backoff: acc.max_backoff,
+        ..AccrualConfig::default()
+    });
     let max_pending = u64::from(http.limits.max_pending_per_endpoint);
     let deadline = e.request_timeout.map(|d| start + d);
     let codes: &[u16] = e.retry.as_ref().map_or(&[], |r| &r.codes);
@@ -107,6 +155,13 @@ pub(super) async fn attempts(
     let mut attempt = 0u32;
     // one free retry when a pooled connection turned out dead before answering (replayable only)
     let mut stale_retry = replay.is_some();
+    // a refused connect sent nothing: another endpoint not tried yet gets the request, retry
+    // policy or not (as the L4 path's connect_service does), once per endpoint at most
+    let mut connect_retries = if replay.is_some() {
+        b.endpoints.len().saturating_sub(1)
+    } else {
+        0
+    };
     loop {
         attempt += 1;
         // prefer endpoints not tried yet; once all were, any
@@ -122,21 +177,30 @@ pub(super) async fn attempts(
                 .collect();
             &fresh
         };
+        // these answers are golden-metrics responses too (a retry's request is already counted)
         let Some(claim) = l7.balancer.pick(eps, fastrand::f64(), fastrand::f64()) else {
-            return local(
+            let out = local(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "MESH_ERR_ENDPOINTS_EJECTED",
                 hint("MESH_ERR_ENDPOINTS_EJECTED"),
             );
+            return recorded(metric.as_ref(), || local_series(c, table, e, b), out, start);
         };
+        let ep = claim.endpoint();
         if claim.pending() >= max_pending {
-            return local(
+            drop(claim);
+            let out = local(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "MESH_ERR_PENDING_LIMIT",
                 hint("MESH_ERR_PENDING_LIMIT"),
             );
+            let make = || {
+                let s = series(c, table, e, b, ep);
+                s.request();
+                s
+            };
+            return recorded(metric.as_ref(), make, out, start);
         }
-        let ep = claim.endpoint();
         let m = metric.get_or_insert_with(|| {
             let s = series(c, table, e, b, ep);
             s.request();
@@ -186,6 +250,15 @@ pub(super) async fn attempts(
                 true
             }
             Err(AttemptErr::Connect(Fail::Code(_))) => false,
+            Err(AttemptErr::Connect(Fail::Close(_)))
+                if connect_retries > 0 && tried.len() < b.endpoints.len() =>
+            {
+                connect_retries -= 1;
+                if !more {
+                    attempt -= 1;
+                }
+                true
+            }
             Err(
                 AttemptErr::Connect(_) | AttemptErr::Upstream { .. } | AttemptErr::BackendTimeout,
             ) => more,
@@ -203,7 +276,7 @@ pub(super) async fn attempts(
             continue;
         }
         let out = match res {
-            Ok(r) => return respond(r, e, b, m.clone(), start.elapsed()),
+            Ok(r) => return respond(r, e, b, m.clone(), start.elapsed(), deadline),
             Err(AttemptErr::BackendTimeout) => timeout_response("MESH_ERR_BACKEND_TIMEOUT"),
             Err(AttemptErr::Upstream { .. }) => local(
                 StatusCode::BAD_GATEWAY,

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 #[path = "balancer_endpoint.rs"]
 mod endpoint;
-use endpoint::{ms, ns, Endpoint};
+use endpoint::{ms, ns, Endpoint, SharedAccrual};
 
 const SHARDS: usize = 16;
 
@@ -99,6 +99,7 @@ pub enum EndpointState {
 /// dropped. `Send`, so it travels with the request's future.
 pub struct Claim {
     ep: Arc<Endpoint>,
+    accrual: AccrualConfig,
     addr: SocketAddrV4,
     probe: bool,
     pending: u64,
@@ -129,7 +130,7 @@ impl Claim {
 
     pub fn finish_at(mut self, latency: Duration, ok: bool, now: Instant) {
         self.done = true;
-        self.ep.record(latency, ok, self.probe, now);
+        self.ep.record(latency, ok, self.probe, now, &self.accrual);
     }
 }
 
@@ -146,6 +147,8 @@ impl Drop for Claim {
 /// same endpoint behind two Services shares its latency and accrual).
 pub struct Balancer {
     cfg: BalancerConfig,
+    /// `cfg.accrual` at first, then what `set_accrual` (the table) says
+    accrual: SharedAccrual,
     epoch: Instant,
     shards: [RwLock<HashMap<SocketAddrV4, Arc<Endpoint>>>; SHARDS],
     last_sweep_ms: AtomicU64,
@@ -180,6 +183,7 @@ impl Balancer {
     pub fn with_config_at(cfg: BalancerConfig, now: Instant) -> Self {
         Self {
             cfg,
+            accrual: SharedAccrual::new(cfg.accrual),
             epoch: now,
             shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             last_sweep_ms: AtomicU64::new(0),
@@ -215,6 +219,7 @@ impl Balancer {
         let pending = ep.outstanding.fetch_add(1, Ordering::AcqRel);
         Some(Claim {
             ep,
+            accrual: self.accrual.get(),
             addr,
             probe,
             pending,
@@ -293,6 +298,12 @@ impl Balancer {
         };
         self.claim(cands[x].1.clone(), cands[x].0, now_ns)
             .or_else(|| self.claim(cands[y].1.clone(), cands[y].0, now_ns))
+    }
+
+    /// Failure accrual from now on (the decision table's `accrual`); requests already picked
+    /// finish under the config they were picked with.
+    pub fn set_accrual(&self, c: AccrualConfig) {
+        self.accrual.set(c);
     }
 
     /// Requests in flight to `ep` (0 when unknown).

@@ -165,3 +165,39 @@ fn backoff_jitter_stays_within_bounds() {
     }
     assert!(seen.len() > 10, "jitter should spread backoffs: {seen:?}");
 }
+
+#[test]
+fn set_accrual_applies_to_requests_picked_after_it() {
+    let t0 = Instant::now();
+    let b = Balancer::with_config_at(cfg(5, 1, 8), t0);
+    let a = [ep(1)];
+    // picked under the old config (5): its failure counts, but does not eject at 2
+    let early = b.pick_at(&a, 0.0, 0.0, t0).unwrap();
+    b.pick_at(&a, 0.0, 0.0, t0)
+        .unwrap()
+        .finish_at(ms(1.0), false, t0);
+    b.set_accrual(AccrualConfig {
+        consecutive_failures: 2,
+        min_backoff: Duration::from_secs(3),
+        max_backoff: Duration::from_secs(8),
+        jitter: 0.0,
+    });
+    early.finish_at(ms(1.0), false, t0);
+    assert_eq!(
+        b.state_at(ep(1), t0),
+        EndpointState::Ready {
+            consecutive_failures: 2
+        }
+    );
+    // the third failure, picked under the new config: ejected for its 3 s minimum backoff
+    b.pick_at(&a, 0.0, 0.0, t0)
+        .unwrap()
+        .finish_at(ms(1.0), false, t0);
+    assert_eq!(
+        b.state_at(ep(1), t0),
+        EndpointState::Ejected {
+            remaining: Duration::from_secs(3),
+            ejections: 1
+        }
+    );
+}

@@ -5,11 +5,11 @@
 
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddrV4;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{BalancerConfig, EndpointState};
+use super::{AccrualConfig, BalancerConfig, EndpointState};
 
 const READY: u8 = 0;
 const EJECTED: u8 = 1;
@@ -20,6 +20,52 @@ struct Accrual {
     /// ejections in a row (the backoff level), reset by a success
     ejections: u32,
     rng: fastrand::Rng,
+}
+
+/// The accrual config every endpoint of a balancer follows, replaceable while requests run (the
+/// table's `accrual`): lock-free words; a reader racing a change may mix old and new fields for
+/// one request, which only matters for that request's own ejection decision.
+pub(super) struct SharedAccrual {
+    failures: AtomicU32,
+    min_ns: AtomicU64,
+    max_ns: AtomicU64,
+    jitter_bits: AtomicU64,
+}
+
+impl SharedAccrual {
+    pub(super) fn new(c: AccrualConfig) -> Self {
+        Self {
+            failures: AtomicU32::new(c.consecutive_failures),
+            min_ns: AtomicU64::new(c.min_backoff.as_nanos() as u64),
+            max_ns: AtomicU64::new(c.max_backoff.as_nanos() as u64),
+            jitter_bits: AtomicU64::new(c.jitter.to_bits()),
+        }
+    }
+
+    pub(super) fn get(&self) -> AccrualConfig {
+        AccrualConfig {
+            consecutive_failures: self.failures.load(Ordering::Relaxed),
+            min_backoff: Duration::from_nanos(self.min_ns.load(Ordering::Relaxed)),
+            max_backoff: Duration::from_nanos(self.max_ns.load(Ordering::Relaxed)),
+            jitter: f64::from_bits(self.jitter_bits.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Stores `c` (only the words that differ: a per-request call with the same table is loads).
+    pub(super) fn set(&self, c: AccrualConfig) {
+        let store = |w: &AtomicU64, v: u64| {
+            if w.load(Ordering::Relaxed) != v {
+                w.store(v, Ordering::Relaxed);
+            }
+        };
+        if self.failures.load(Ordering::Relaxed) != c.consecutive_failures {
+            self.failures
+                .store(c.consecutive_failures, Ordering::Relaxed);
+        }
+        store(&self.min_ns, c.min_backoff.as_nanos() as u64);
+        store(&self.max_ns, c.max_backoff.as_nanos() as u64);
+        store(&self.jitter_bits, c.jitter.to_bits());
+    }
 }
 
 pub(super) struct Endpoint {
@@ -121,8 +167,7 @@ impl Endpoint {
         }
     }
 
-    fn backoff(&self, a: &mut Accrual) -> Duration {
-        let c = &self.cfg.accrual;
+    fn backoff(&self, a: &mut Accrual, c: &AccrualConfig) -> Duration {
         let base = c
             .min_backoff
             .saturating_mul(1u32 << a.ejections.min(20))
@@ -137,8 +182,8 @@ impl Endpoint {
             .max(c.min_backoff.min(c.max_backoff))
     }
 
-    fn eject(&self, a: &mut Accrual, now_ns: u64) {
-        let d = self.backoff(a);
+    fn eject(&self, a: &mut Accrual, now_ns: u64, c: &AccrualConfig) {
+        let d = self.backoff(a, c);
         a.ejections = a.ejections.saturating_add(1);
         a.failures = 0;
         self.until_ns.store(
@@ -149,8 +194,16 @@ impl Endpoint {
     }
 
     /// A finished request: the EWMA sample, then accrual. Only a ready endpoint's results and
-    /// its probe's count; results of requests sent before an ejection are ignored.
-    pub(super) fn record(&self, latency: Duration, ok: bool, probe: bool, now: Instant) {
+    /// its probe's count; results of requests sent before an ejection are ignored. `acc`: the
+    /// balancer's accrual config when the request was picked.
+    pub(super) fn record(
+        &self,
+        latency: Duration,
+        ok: bool,
+        probe: bool,
+        now: Instant,
+        acc: &AccrualConfig,
+    ) {
         let now_ns = ns(self.epoch, now);
         let mut a = self.lock();
         let cur = f64::from_bits(self.rtt_bits.load(Ordering::Relaxed));
@@ -173,16 +226,16 @@ impl Endpoint {
                 a.failures = 0;
                 self.state.store(READY, Ordering::Release);
             } else {
-                self.eject(&mut a, now_ns);
+                self.eject(&mut a, now_ns, acc);
             }
         } else if state == READY {
             if ok {
                 a.failures = 0;
             } else {
                 a.failures += 1;
-                let n = self.cfg.accrual.consecutive_failures;
+                let n = acc.consecutive_failures;
                 if n > 0 && a.failures >= n {
-                    self.eject(&mut a, now_ns);
+                    self.eject(&mut a, now_ns, acc);
                 }
             }
         }

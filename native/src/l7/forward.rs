@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::TokioIo;
 
-use super::attempt::attempts;
+use super::attempt::{attempts, local_series, recorded};
 use super::matching::{modify, request_modifiers, response_modifiers, NO_ENDPOINTS};
 use super::metrics::Series;
 use super::mirror;
@@ -105,9 +105,12 @@ pub async fn forward(
     start: Instant,
 ) -> Response<Body> {
     let _ = port;
+    // the proxy's own answers below count in the golden metrics as the client sees them
+    let answered =
+        |out: Response<Body>| recorded(None, || local_series(c, table, e, b), out, start);
     if let Some(rl) = &e.rate_limit {
         if let Err(wait) = c.shared.l7.rate_limit(rl, format!("route {}", e.route)) {
-            return too_many(wait);
+            return answered(too_many(wait));
         }
     }
     if let Some(f) = &e.fault {
@@ -126,7 +129,7 @@ pub async fn forward(
                 if let Ok(v) = HeaderValue::from_str(&f.policy) {
                     r.headers_mut().insert("x-nodemesh-fault", v);
                 }
-                return r;
+                return answered(r);
             }
         }
     }
@@ -235,13 +238,14 @@ pub async fn forward(
 }
 
 /// The client's response: hop-by-hop headers dropped, response header filters applied, the body
-/// streamed as it arrives.
+/// streamed as it arrives and cut at `deadline` (timeouts.request).
 pub(super) fn respond(
     r: Response<Incoming>,
     e: &RouteEntry,
     b: &Backend,
     m: Arc<Series>,
     latency: Duration,
+    deadline: Option<Instant>,
 ) -> Response<Body> {
     let (mut parts, body) = r.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
@@ -255,7 +259,8 @@ pub(super) fn respond(
         parts.status.as_u16(),
         grpc,
         latency,
-    );
+    )
+    .with_deadline(deadline);
     Response::from_parts(parts, BodyExt::boxed(body))
 }
 

@@ -1,11 +1,13 @@
 //! The response body as it streams to the client, recording the golden metrics once it ends: the
 //! HTTP status, the gRPC status (trailers, or the headers of a trailers-only response) and the
-//! latency to the response headers. A body dropped early (client gone) is recorded as it stood.
+//! latency to the response headers. A body dropped early (client gone) is recorded as it stood;
+//! one still streaming at the route's `timeouts.request` deadline is cut (recorded as a 504).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -27,6 +29,8 @@ pub struct Observed {
     status: u16,
     grpc: Option<u32>,
     latency: Duration,
+    /// `timeouts.request` covers the whole exchange: the body too
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Observed {
@@ -43,11 +47,20 @@ impl Observed {
             status,
             grpc,
             latency,
+            deadline: None,
         };
         if o.inner.is_end_stream() {
             o.record();
         }
         o
+    }
+
+    /// Cut the body at `at` (the request's deadline), if any and if it has not ended by then.
+    pub fn with_deadline(mut self, at: Option<Instant>) -> Observed {
+        if self.series.is_some() {
+            self.deadline = at.map(|t| Box::pin(tokio::time::sleep_until(t.into())));
+        }
+        self
     }
 
     fn record(&mut self) {
@@ -65,6 +78,20 @@ impl Body for Observed {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(d) = self.deadline.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                self.deadline = None;
+                if self.series.is_some() {
+                    // the head went out already: the client sees the body end early (HTTP/1.1
+                    // connection closed, h2 stream reset)
+                    self.status = 504;
+                    self.record();
+                    return Poll::Ready(Some(Err(BoxError::from(
+                        "MESH_ERR_REQUEST_TIMEOUT: the response body did not end within timeouts.request",
+                    ))));
+                }
+            }
+        }
         let r = Pin::new(&mut self.inner).poll_frame(cx);
         match &r {
             Poll::Ready(Some(Ok(f))) => {

@@ -84,6 +84,8 @@ test('requestControls: query and header controls; the header wins; bad values sa
   assert.deepEqual(ok(''), { setHeaders: [], setTrailers: [] });
   assert.deepEqual(ok('status=503'), { status: 503, setHeaders: [], setTrailers: [] });
   assert.deepEqual(ok('delay=200ms&x=1'), { delayMs: 200, setHeaders: [], setTrailers: [] });
+  assert.deepEqual(ok('body-delay=2s'), { bodyDelayMs: 2000, setHeaders: [], setTrailers: [] });
+  assert.deepEqual(ok('body-delay=2s', { 'x-echo-body-delay': '300' }), { bodyDelayMs: 300, setHeaders: [], setTrailers: [] });
   assert.deepEqual(ok('status=503', { 'x-echo-status': '429' }), { status: 429, setHeaders: [], setTrailers: [] });
   assert.deepEqual(ok('', { 'x-echo-delay': '1.5s', 'x-echo-set-header': ['a:1,b:2', 'a:3'], 'x-echo-set-trailer': 'grpc-status:0' }),
     { delayMs: 1500, setHeaders: [['a', '1'], ['b', '2'], ['a', '3']], setTrailers: [['grpc-status', '0']] });
@@ -94,6 +96,7 @@ test('requestControls: query and header controls; the header wins; bad values sa
     ['', { 'x-echo-status': '1xx' }, /x-echo-status: 503/],
     ['delay=soon', {}, /delay "soon" must be a duration/],
     ['delay=11m', {}, /up to 10m/],
+    ['body-delay=later', {}, /body-delay "later" must be a duration/],
     ['', { 'x-echo-set-header': 'oops' }, /x-echo-set-header "oops"/],
   ];
   for (const [q, h, re] of bad) {
@@ -116,6 +119,12 @@ test('failsAt and Flaky: --fail-every is deterministic, --fail-rate follows the 
   const g = new Flaky(rate, () => draws.shift()!);
   assert.deepEqual([g.next(), g.next(), g.next(), g.next()], [false, true, false, true]);
   assert.equal(new Flaky(undefined).next(), false);
+  // count: every request, with or without a plan (the echo's x-echo-requests)
+  assert.equal(f.count, 6);
+  const none = new Flaky(undefined);
+  none.next();
+  none.next();
+  assert.equal(none.count, 2);
 });
 
 test('conformance headers: Go canonical names, every value separately, pseudo-headers left out', () => {
