@@ -26,13 +26,14 @@ use super::budget::RetryBudget;
 use super::forward::forward;
 use super::io::{ClientIo, Counts};
 use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
-use super::metrics::Direction;
 use super::metrics::GoldenMetrics;
+use super::metrics::{Direction, Labels};
 use super::mirror::MirrorCounters;
 use super::ratelimit::{retry_after_secs, TokenBucket};
-use super::table::{BudgetConfig, RateLimit};
+use super::table::{BudgetConfig, HttpPort, RateLimit, RouteEntry};
 use super::upstream::{Body, Pool, Proto};
 use crate::proxy::engine::Shared;
+use crate::proxy::table::Table;
 
 /// Header naming the MESH_ERR_* code of an answer the proxy gave itself.
 pub const ERROR_HEADER: &str = "x-nodemesh-error";
@@ -275,7 +276,7 @@ async fn route_and_forward(
     };
     if let Some(rl) = &port.rate_limit {
         if let Err(wait) = c.shared.l7.rate_limit(rl, format!("port {}", port.addr)) {
-            return too_many(wait);
+            return answered(c, &table, port, None, too_many(wait), start);
         }
     }
     let head = head_of(&req);
@@ -284,18 +285,38 @@ async fn route_and_forward(
     let client_ns = src_id
         .as_deref()
         .map(|id| super::attempt::spiffe_ns_sa(id).0);
+    let entry_of = |i: i64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| port.routes_for(client_ns).get(i))
+    };
     match route(port, &head, fastrand::f64(), client_ns) {
         Outcome::Respond {
             status,
             code: "",
             location: Some(loc),
-            ..
-        } => redirect(status, &loc),
-        Outcome::Respond { status, code, .. } => local(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code,
-            hint(code),
+            entry,
+        } => answered(
+            c,
+            &table,
+            port,
+            entry_of(entry),
+            redirect(status, &loc),
+            start,
         ),
+        Outcome::Respond {
+            status,
+            code,
+            entry,
+            ..
+        } => {
+            let out = local(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                code,
+                hint(code),
+            );
+            answered(c, &table, port, entry_of(entry), out, start)
+        }
         Outcome::Forward {
             route: e,
             target,
@@ -309,6 +330,42 @@ async fn route_and_forward(
             forward(c, &table, port, e, target, authority, path, req, start).await
         }
     }
+}
+
+/// Counts in the golden metrics an answer given before any backend was tried (the Service's rate
+/// limit, no route, an invalid backend, no endpoints, a redirect): the matched route when there
+/// is one, the Service itself as backend, no TLS.
+fn answered(
+    c: &ConnCtx,
+    table: &Table,
+    port: &HttpPort,
+    e: Option<&RouteEntry>,
+    out: Response<Body>,
+    start: Instant,
+) -> Response<Body> {
+    let src_id = table.local_identity(*c.src.ip());
+    let (src_ns, src_sa) = src_id
+        .as_deref()
+        .map_or(("", ""), super::attempt::spiffe_ns_sa);
+    let (dst_ns, dst_name) = port.service.split_once('/').unwrap_or(("", &port.service));
+    let s = c.shared.l7.metrics.series_ref(Labels {
+        direction: Direction::Outbound,
+        src_namespace: src_ns,
+        src_workload: src_sa,
+        dst_namespace: dst_ns,
+        dst_workload: dst_name,
+        route_name: e.map_or("", |e| &e.route),
+        route_kind: e.map_or("default", |e| e.kind.as_str()),
+        backend: &port.service,
+        tls: false,
+    });
+    s.request();
+    s.response(
+        out.status().as_u16(),
+        super::observe::grpc_status(out.headers()),
+        start.elapsed(),
+    );
+    out
 }
 
 /// What to do about a code the proxy answers with.
