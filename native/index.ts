@@ -125,6 +125,12 @@ export interface RawProxyStats {
   tunnelConnectionsOpened: number; tunnelConnectionsLive: number; tunnelStreamsOpened: number;
 }
 
+/** One route's counters (native/src/l7/route_stats.rs). */
+export interface RouteStat {
+  readonly route: string; readonly retries: number; readonly retryBudgetExhausted: number;
+  readonly mirrorSent: number; readonly mirrorFailed: number; readonly mirrorSkipped: number;
+}
+
 export interface RawProxy {
   setTable(tableJson: string): number;
   evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict;
@@ -135,8 +141,8 @@ export interface RawProxy {
   goldenMetrics(): string;
   /** inbound HTTP authorization counts by policy, JSON `[{ policy, allow, deny }]` */
   httpAuthz(): string;
-  /** RequestMirror outcomes by route, JSON `[{ route, sent, failed, skipped }]` */
-  mirrorCounts(): string;
+  /** retries and RequestMirror outcomes by route, JSON `[{ route, retries, retryBudgetExhausted, mirrorSent, mirrorFailed, mirrorSkipped }]` */
+  routeStats(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
   close(): Promise<void>;
@@ -286,9 +292,9 @@ export class NodeProxy {
   httpAuthz(): { policy: string; allow: number; deny: number }[] {
     return JSON.parse(call('http authz counters', () => this.#raw.httpAuthz())) as { policy: string; allow: number; deny: number }[];
   }
-  /** RequestMirror outcomes by route (MirrorCounters::snapshot). */
-  mirrorCounts(): { route: string; sent: number; failed: number; skipped: number }[] {
-    return JSON.parse(call('mirror counters', () => this.#raw.mirrorCounts())) as { route: string; sent: number; failed: number; skipped: number }[];
+  /** Retries and RequestMirror outcomes by route (RouteStats::snapshot). */
+  routeStats(): RouteStat[] {
+    return JSON.parse(call('route stats', () => this.#raw.routeStats())) as RouteStat[];
   }
   /** The JSON log lines the proxy queued since the last call, parsed; `dropped` counts lines lost to a full queue. */
   takeLog(): { lines: Record<string, unknown>[]; dropped: number } {

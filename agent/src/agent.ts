@@ -15,7 +15,7 @@ import { compileTable } from './decide/index.js';
 import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type CertificateSigner } from './identity/index.js';
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
-import { AgentMetrics, createLogger, registerGoldenMetrics, registerMirrorMetrics, type Logger } from './telemetry/index.js';
+import { AgentMetrics, createLogger, registerGoldenMetrics, registerRouteStats, type Logger } from './telemetry/index.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -116,7 +116,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   const proxy = NodeProxy.start({ outboundPort: ports[0], inboundPort: ports[1], tunnelPort }, onEvents);
   // read at scrape time; once the proxy is closed there is nothing to report
   registerGoldenMetrics(metrics.registry, () => { try { return proxy.goldenMetrics(); } catch { return undefined; } });
-  registerMirrorMetrics(metrics.registry, () => { try { return proxy.mirrorCounts(); } catch { return []; } });
+  registerRouteStats(metrics.registry, () => { try { return proxy.routeStats(); } catch { return []; } });
   metrics.setHttpAuthzSource(() => { try { return proxy.httpAuthz(); } catch { return []; } });
   /** Writes the proxy's queued log lines (HTTP request denials), at most once a second. */
   let logDropped = 0;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SimCluster } from '../../sim/index.js';
-import { manifestDir, rootGate, sleep, waitFor } from './helpers.js';
+import { manifestDir, metricSum, rootGate, sleep, waitFor } from './helpers.js';
 import { CLIENT, Golden, curl, echoCount, load, received } from './resilience-helpers.js';
 
 const skip = rootGate();
@@ -155,6 +155,8 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     // 429, not 503: a 5xx endpoint would be ejected by failure accrual after 7 answers, and the
     // proxy's own 503s would hide what the budget does
     const N = 200;
+    const stat = async (name: string): Promise<number> => metricSum(await golden.text(), name, { route_name: 'res/budget' });
+    const [retried0, refused0] = [await stat('outbound_http_route_retry_requests_total'), await stat('outbound_http_route_retry_limit_exceeded_total')];
     const t0 = Date.now();
     const got = await received(c, 'res/budget', () => golden.delta(route('budget'), () => load(c, `http://${BUDGET}/`, N)));
     const ms = Date.now() - t0;
@@ -165,6 +167,10 @@ describe('L7 resilience: timeouts, retries, budget, accrual, pending bound', { s
     t.diagnostic(`${retries} retries for ${N} requests in ${ms} ms`);
     // without a budget: 3 retries per request (600); greedy spending uses the whole budget
     assert.equal(retries, budget, `${retries} retries for ${N} requests, budget ${budget}`);
+    // the proxy's own counters say the same: every retry sent, and each refusal once per request
+    assert.equal(await stat('outbound_http_route_retry_requests_total') - retried0, budget);
+    const refused = await stat('outbound_http_route_retry_limit_exceeded_total') - refused0;
+    assert.ok(refused >= N - Math.ceil(budget / 3) - 1 && refused <= N, `${refused} refusals`);
     assert.deepEqual(got.value.byStatus, { 429: N });
     assert.equal(got.value.requests, N);
   });

@@ -132,21 +132,39 @@ export function registerGoldenMetrics(registry: Registry, source: GoldenSource):
   });
 }
 
-/** One row of the native MirrorCounters snapshot (native/src/l7/mirror.rs). */
-export interface MirrorCount { readonly route: string; readonly sent: number; readonly failed: number; readonly skipped: number }
+/** One row of the native RouteStats snapshot (native/src/l7/route_stats.rs). */
+export interface RouteStatRow {
+  readonly route: string; readonly retries: number; readonly retryBudgetExhausted: number;
+  readonly mirrorSent: number; readonly mirrorFailed: number; readonly mirrorSkipped: number;
+}
 
-/** `route_mirror_requests_total{route_name, result}`: RequestMirror copies sent (answered),
- *  failed, or skipped (a streamed body, no endpoint, too many in flight), read at scrape time. */
-export function registerMirrorMetrics(registry: Registry, read: () => readonly MirrorCount[]): void {
+/** Per-route counters read at scrape time: Linkerd's `outbound_http_route_retry_requests_total`
+ *  and `outbound_http_route_retry_limit_exceeded_total` (the budget refused a retry), and
+ *  `route_mirror_requests_total{result}` (sent: answered; failed; skipped: body not replayable,
+ *  no endpoint, too many in flight). */
+export function registerRouteStats(registry: Registry, read: () => readonly RouteStatRow[]): void {
+  const r = [registry];
+  for (const [name, key, help] of [
+    ['outbound_http_route_retry_requests_total', 'retries', 'Retries the node proxy sent, by route'],
+    ['outbound_http_route_retry_limit_exceeded_total', 'retryBudgetExhausted', 'Retries the route\'s retry budget refused (the failure went to the client), by route'],
+  ] as const) {
+    new Counter({
+      name, help, labelNames: ['route_name'], registers: r,
+      collect() {
+        this.reset();
+        for (const s of read()) if (s[key] > 0) this.inc({ route_name: s.route }, s[key]);
+      },
+    });
+  }
   new Counter({
     name: 'route_mirror_requests_total',
     help: 'Requests copied to a RequestMirror backend, by route and result (sent: answered; failed; skipped: body not replayable, no endpoint or too many in flight)',
     labelNames: ['route_name', 'result'],
-    registers: [registry],
+    registers: r,
     collect() {
       this.reset();
-      for (const m of read()) {
-        for (const result of ['sent', 'failed', 'skipped'] as const) if (m[result] > 0) this.inc({ route_name: m.route, result }, m[result]);
+      for (const s of read()) {
+        for (const [result, n] of [['sent', s.mirrorSent], ['failed', s.mirrorFailed], ['skipped', s.mirrorSkipped]] as const) if (n > 0) this.inc({ route_name: s.route, result }, n);
       }
     },
   });

@@ -19,6 +19,7 @@ use super::matching::NO_ENDPOINTS;
 use super::metrics::{is_failure, Direction as MetricsDirection, Labels, Series};
 use super::observe::grpc_status;
 use super::proxy::{full, hint, local, ConnCtx};
+use super::route_stats::Stat;
 use super::table::{Backend, RouteEntry};
 use super::upstream::{self, Body, Key};
 use crate::proxy::authz::Transport;
@@ -263,8 +264,16 @@ pub(super) async fn attempts(
                 AttemptErr::Connect(_) | AttemptErr::Upstream { .. } | AttemptErr::BackendTimeout,
             ) => more,
         };
-        retry_now =
-            retry_now && replay.is_some() && budget.as_ref().is_none_or(|bg| bg.try_withdraw());
+        let wanted = retry_now && replay.is_some();
+        retry_now = wanted && budget.as_ref().is_none_or(|bg| bg.try_withdraw());
+        if wanted {
+            let stat = if retry_now {
+                Stat::Retry
+            } else {
+                Stat::RetryBudgetExhausted
+            };
+            l7.route_stats.count(budget_key, stat);
+        }
         if retry_now {
             let cap = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(10));
             let wait = cap.mul_f64(fastrand::f64());

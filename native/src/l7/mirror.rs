@@ -3,17 +3,16 @@
 //! the mirror backend in the background. The client never waits for it; the mirror's response
 //! is drained and dropped. Outcomes are counted per route (`route_mirror_requests_total`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
 
 use super::forward::Head;
 use super::proxy::{full, ConnCtx};
+use super::route_stats::Stat;
 use super::table::{Backend, Filter, RouteEntry};
 use super::upstream::{self, Key};
 
@@ -21,49 +20,6 @@ use super::upstream::{self, Key};
 const MIRROR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Mirrored requests in flight per node proxy; beyond it mirrors are skipped (counted).
 const MAX_IN_FLIGHT: u64 = 1024;
-
-/// Per route: mirrors sent (answered), failed (connect, reset, timeout), skipped (a streamed body
-/// that cannot be copied, no endpoint, or too many in flight).
-#[derive(Default)]
-pub struct MirrorCounters {
-    in_flight: AtomicU64,
-    by_route: Mutex<HashMap<Arc<str>, Arc<[AtomicU64; 3]>>>,
-}
-
-const SENT: usize = 0;
-const FAILED: usize = 1;
-const SKIPPED: usize = 2;
-
-impl MirrorCounters {
-    fn count(&self, route: &Arc<str>, what: usize) {
-        let cell = {
-            let mut m = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
-            if m.len() >= 1024 && !m.contains_key(route) {
-                return;
-            }
-            m.entry(route.clone()).or_default().clone()
-        };
-        cell[what].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `[{ route, sent, failed, skipped }]` sorted by route, read at scrape time.
-    pub fn snapshot(&self) -> Value {
-        let m = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rows: Vec<Value> = m
-            .iter()
-            .map(|(r, c)| {
-                json!({
-                    "route": &**r,
-                    "sent": c[SENT].load(Ordering::Relaxed),
-                    "failed": c[FAILED].load(Ordering::Relaxed),
-                    "skipped": c[SKIPPED].load(Ordering::Relaxed),
-                })
-            })
-            .collect();
-        rows.sort_by(|a, b| a["route"].as_str().cmp(&b["route"].as_str()));
-        Value::Array(rows)
-    }
-}
 
 /// The mirror filters of a forward (the rule's, then the backend's) with their percentages.
 pub(super) fn mirrors<'a>(
@@ -79,6 +35,9 @@ pub(super) fn mirrors<'a>(
         })
 }
 
+/// Mirrored requests in flight now (bounded by [`MAX_IN_FLIGHT`]).
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+
 /// Sends the mirrors of this request that their percentage selects; `body` None: the body is
 /// streamed and cannot be copied, so the mirror is skipped.
 pub(super) fn send(
@@ -88,7 +47,7 @@ pub(super) fn send(
     head: &Head,
     body: Option<&Bytes>,
 ) {
-    let counters = &c.shared.l7.mirrors;
+    let stats = &c.shared.l7.route_stats;
     for (m, percent) in mirrors(e, b) {
         if !(percent >= 100.0 || fastrand::f64() * 100.0 < percent) {
             continue;
@@ -99,16 +58,12 @@ pub(super) fn send(
             e.route.clone()
         };
         let Some(bytes) = body else {
-            counters.count(&route, SKIPPED);
+            stats.count(&route, Stat::MirrorSkipped);
             continue;
         };
-        if m.invalid.is_some()
-            || counters.in_flight.fetch_add(1, Ordering::Relaxed) >= MAX_IN_FLIGHT
-        {
-            counters
-                .in_flight
-                .fetch_sub(u64::from(m.invalid.is_none()), Ordering::Relaxed);
-            counters.count(&route, SKIPPED);
+        if m.invalid.is_some() || IN_FLIGHT.fetch_add(1, Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            IN_FLIGHT.fetch_sub(u64::from(m.invalid.is_none()), Ordering::Relaxed);
+            stats.count(&route, Stat::MirrorSkipped);
             continue;
         }
         let Some(claim) = c
@@ -117,8 +72,8 @@ pub(super) fn send(
             .balancer
             .pick(&m.endpoints, fastrand::f64(), fastrand::f64())
         else {
-            counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-            counters.count(&route, SKIPPED);
+            IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+            stats.count(&route, Stat::MirrorSkipped);
             continue;
         };
         let req = head.request(full(bytes.clone()));
@@ -148,9 +103,13 @@ pub(super) fn send(
             };
             let ok = matches!(tokio::time::timeout(MIRROR_TIMEOUT, work).await, Ok(Ok(_)));
             claim.finish(t0.elapsed(), ok);
-            let counters = &c.shared.l7.mirrors;
-            counters.count(&route, if ok { SENT } else { FAILED });
-            counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            let stat = if ok {
+                Stat::MirrorSent
+            } else {
+                Stat::MirrorFailed
+            };
+            c.shared.l7.route_stats.count(&route, stat);
+            IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }

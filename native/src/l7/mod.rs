@@ -21,5 +21,6 @@ mod parse;
 mod parse_filters;
 pub mod proxy;
 pub mod ratelimit;
+mod route_stats;
 pub mod table;
 pub mod upstream;

@@ -28,8 +28,8 @@ use super::io::{ClientIo, Counts};
 use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
 use super::metrics::GoldenMetrics;
 use super::metrics::{Direction, Labels};
-use super::mirror::MirrorCounters;
 use super::ratelimit::{retry_after_secs, TokenBucket};
+use super::route_stats::RouteStats;
 use super::table::{BudgetConfig, HttpPort, RateLimit, RouteEntry};
 use super::upstream::{Body, Pool, Proto};
 use crate::proxy::engine::Shared;
@@ -54,8 +54,8 @@ pub struct L7State {
     buckets: Mutex<HashMap<(Arc<str>, String), Bucket>>,
     /// inbound_http_authz_{allow,deny}_total by policy (inbound.rs)
     pub http_authz: HttpAuthzCounters,
-    /// RequestMirror outcomes by route (mirror.rs)
-    pub mirrors: MirrorCounters,
+    /// retries and RequestMirror outcomes by route (route_stats.rs)
+    pub route_stats: RouteStats,
     /// JSON log lines (request denials) for the agent to write; bounded, drops counted
     log: Mutex<VecDeque<String>>,
     pub log_dropped: AtomicU64,
@@ -73,7 +73,7 @@ impl Default for L7State {
             budgets: Mutex::default(),
             buckets: Mutex::default(),
             http_authz: HttpAuthzCounters::default(),
-            mirrors: MirrorCounters::default(),
+            route_stats: RouteStats::default(),
             log: Mutex::default(),
             log_dropped: AtomicU64::new(0),
         }

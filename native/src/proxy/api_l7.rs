@@ -36,15 +36,15 @@ impl Proxy {
         })
     }
 
-    /// `[{ route, sent, failed, skipped }]` of RequestMirror, as JSON.
+    /// Retries and RequestMirror outcomes by route (`RouteStats::snapshot`), as JSON.
     #[napi]
-    pub fn mirror_counts(&self) -> Result<String> {
-        guard("mirrorCounts", || {
+    pub fn route_stats(&self) -> Result<String> {
+        guard("routeStats", || {
             Ok(self
-                .open("mirrorCounts")?
+                .open("routeStats")?
                 .shared
                 .l7
-                .mirrors
+                .route_stats
                 .snapshot()
                 .to_string())
         })
