@@ -10,7 +10,8 @@ import { MeshError } from '../common/errors.js';
 import { conformanceHeaders, identityHeaders, requestControls, TOKEN, type EchoIdentity, type Flaky, type RequestControls } from './workload-controls.js';
 import { isWebSocketUpgrade, serveWebSocket } from './workload-ws.js';
 
-export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky }
+/** `served` counts every request this process's HTTP servers handled (h1, h2c, WebSocket upgrades). */
+export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky; readonly served: { n: number } }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
@@ -29,7 +30,7 @@ export function plainAddress(a: string | undefined): string {
 }
 
 /** The JSON an echo GET answers: ours (pod … headers) plus the conformance echo's host, proto and headers. */
-export function describeRequest(req: Req, id: EchoIdentity): Record<string, unknown> {
+export function describeRequest(req: Req, id: EchoIdentity, served?: number): Record<string, unknown> {
   const h2 = req.httpVersionMajor === 2;
   const headers: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
@@ -42,6 +43,7 @@ export function describeRequest(req: Req, id: EchoIdentity): Record<string, unkn
     proto: h2 ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`,
     headers,
     conformanceHeaders: conformanceHeaders(req.rawHeaders),
+    ...(served !== undefined ? { served } : {}),
   };
 }
 
@@ -92,7 +94,8 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void
     return;
   }
   req.resume();
-  const answer = (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
+  const served = ctx.served.n;
+  const answer = (): void => sendJson(res, status, headers, describeRequest(req, ctx.id, served), setTrailers, req.method === 'HEAD');
   if (req.readableEnded) answer();
   else req.once('end', answer);
 }
@@ -100,6 +103,7 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls): void
 /** The handler of both servers. Errors in controls answer 400 with what to send instead. */
 export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
   return (req, res) => {
+    ctx.served.n += 1;
     req.on('error', () => res.destroy());
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
@@ -183,6 +187,7 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
   const h2 = h2Server(ctx);
   const upgraded = new Set<Duplex>();
   h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    ctx.served.n += 1;
     if (!isWebSocketUpgrade(req)) return ignoreUpgrade(ctx, req, socket);
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
