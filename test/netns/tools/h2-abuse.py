@@ -1,6 +1,7 @@
 # Hostile HTTP/2 (h2c prior knowledge) clients for test/netns/l7-malformed.test.ts, run inside a
 # pod: a bad frame right after the preface, a garbage preface, an HPACK bomb, an oversized header
-# list, a RST_STREAM flood, and a plain GET; each prints one JSON line of what the server sent back.
+# list, a RST_STREAM flood, bodies longer than their content-length, and a plain GET; each prints
+# one JSON line of what the server sent back.
 # Usage: python3 h2-abuse.py MODE HOST PORT [N]
 
 import json
@@ -153,6 +154,20 @@ def run(mode, n):
         except (BrokenPipeError, ConnectionResetError):
             pass
         frames, closed = read_frames(s, 5, goaway)
+    elif mode == "cl-mismatch":
+        # `n` POSTs announcing content-length 3 and sending 6 bytes (a malformed stream, RFC 9113
+        # §8.1.1), one at a time, then a GET on the same connection
+        frames = []
+        for i in range(n):
+            sid = 1 + 2 * i
+            block = enc.encode([(":method", "POST"), (":scheme", "http"), (":authority", HOST), (":path", f"/cl/{i}"), ("content-length", "3")])
+            s.sendall((PREFACE + settings() if i == 0 else b"") + frame(1, END_HEADERS, sid, block) + frame(0, END_STREAM, sid, b"abcdef"))
+            got, closed = read_frames(s, 3, lambda fs, sid=sid: any(f["stream"] == sid and f["type"] == "RST_STREAM" for f in fs))
+            frames += got
+        sid = 1 + 2 * n
+        s.sendall(frame(1, END_STREAM | END_HEADERS, sid, request_block(enc, "/after")))
+        got, closed = read_frames(s, 5, lambda fs: any(f["stream"] == sid and f["type"] == "DATA" and f["flags"] & END_STREAM for f in fs))
+        frames += got
     elif mode == "get":
         s.sendall(PREFACE + settings() + frame(1, END_STREAM | END_HEADERS, 1, request_block(enc, "/after")))
         frames, closed = read_frames(s, 5, lambda fs: any(f["stream"] == 1 and f["type"] == "DATA" and f["flags"] & END_STREAM for f in fs))
