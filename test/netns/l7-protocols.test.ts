@@ -1,7 +1,7 @@
 // Protocols through the node proxy's L7 path with real third-party clients: grpcurl (h2c) over
-// reflection, health and unary calls same node and over HBONE, a GRPCRoute split by method and
-// header with gRPC statuses in the golden metrics; h2spec against the proxy's h2c server; WebSocket
-// (HTTP/1.1 Upgrade) with frames both ways after the 101, same node and cross node.
+// reflection, health, unary and server-streaming calls same node and over HBONE, a GRPCRoute split
+// by method and header with gRPC statuses in the golden metrics; h2spec against the proxy's h2c
+// server; WebSocket (HTTP/1.1 Upgrade) with frames both ways after the 101, same node and cross node.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,7 +53,7 @@ describe('L7 protocols through the node proxy', { skip, timeout: 900_000 }, () =
   });
 
   for (const [where, ip, pod] of [['same node', GRPC_A, 'grpc-a'], ['cross node (HBONE, detected h2c)', GRPC_B, 'grpc-b']] as const) {
-    test(`grpcurl ${where}: list over reflection, Health/Check SERVING, a unary Echo`, { skip: needs(GRPCURL) }, async () => {
+    test(`grpcurl ${where}: list over reflection, Health/Check SERVING, a unary Echo, a server stream`, { skip: needs(GRPCURL) }, async () => {
       const list = await grpcurl([`${ip}:90`, 'list']);
       assert.equal(list.code, 0, list.out);
       const services = list.out.trim().split('\n').sort();
@@ -72,6 +72,11 @@ describe('L7 protocols through the node proxy', { skip, timeout: 900_000 }, () =
       assert.equal(body.message, 'through the mesh');
       assert.equal(body.fullyQualifiedMethod, `/${ECHO}/Echo`);
       assert.equal(body.client.split(':')[0], c.pod('proto/client').ip, 'the echo sees the client pod itself');
+      // a server stream: 5 messages 20 ms apart on one h2 stream, then OK in the trailers (the
+      // echo's reflection names fields in camelCase, as grpc-js' proto-loader loads them)
+      const st = await grpcurl(['-d', '{"message":"tick","count":5,"intervalMs":20}', `${ip}:90`, `${ECHO}/ServerStream`]);
+      assert.equal(st.code, 0, st.out);
+      assert.deepEqual([...st.out.matchAll(/"sequence": (\d+)/g)].map((m) => Number(m[1])), [1, 2, 3, 4, 5], st.out);
     });
   }
 
