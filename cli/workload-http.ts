@@ -11,7 +11,8 @@ import { MeshError } from '../common/errors.js';
 import { conformanceHeaders, identityHeaders, requestControls, TOKEN, type EchoIdentity, type Flaky, type RequestControls } from './workload-controls.js';
 import { isWebSocketUpgrade, serveWebSocket } from './workload-ws.js';
 
-export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky }
+/** `served` counts every request this process's HTTP servers handled (h1, h2c, WebSocket upgrades). */
+export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky; readonly served: { n: number } }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
@@ -31,7 +32,7 @@ export function plainAddress(a: string | undefined): string {
 }
 
 /** The JSON an echo GET answers: ours (pod … headers) plus the conformance echo's host, proto and headers. */
-export function describeRequest(req: Req, id: EchoIdentity): Record<string, unknown> {
+export function describeRequest(req: Req, id: EchoIdentity, served?: number): Record<string, unknown> {
   const h2 = req.httpVersionMajor === 2;
   const headers: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
@@ -44,6 +45,7 @@ export function describeRequest(req: Req, id: EchoIdentity): Record<string, unkn
     proto: h2 ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`,
     headers,
     conformanceHeaders: conformanceHeaders(req.rawHeaders),
+    ...(served !== undefined ? { served } : {}),
   };
 }
 
@@ -95,16 +97,17 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls, idh: 
   }
   req.resume();
   const stall = c.bodyDelayMs;
+  const served = ctx.served.n;
   const answer = stall !== undefined && stall > 0 && req.method !== 'HEAD'
     ? (): void => {
       // the head and the body's first byte now, the rest after the stall (a body that hangs)
-      const text = JSON.stringify(describeRequest(req, ctx.id));
+      const text = JSON.stringify(describeRequest(req, ctx.id, served));
       res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.write(text.slice(0, 1));
       const timer = setTimeout(() => res.end(text.slice(1)), stall);
       res.once('close', () => clearTimeout(timer));
     }
-    : (): void => sendJson(res, status, headers, describeRequest(req, ctx.id), setTrailers, req.method === 'HEAD');
+    : (): void => sendJson(res, status, headers, describeRequest(req, ctx.id, served), setTrailers, req.method === 'HEAD');
   if (req.readableEnded) answer();
   else req.once('end', answer);
 }
@@ -112,6 +115,7 @@ function respond(ctx: EchoContext, req: Req, res: Res, c: RequestControls, idh: 
 /** The handler of both servers. Errors in controls answer 400 with what to send instead. */
 export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
   return (req, res) => {
+    ctx.served.n += 1;
     req.on('error', () => res.destroy());
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
@@ -197,6 +201,7 @@ export async function startHttpEcho(ctx: EchoContext, port: number, host: string
   const h2 = h2Server(ctx);
   const upgraded = new Set<Duplex>();
   h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    ctx.served.n += 1;
     if (!isWebSocketUpgrade(req)) return ignoreUpgrade(ctx, req, socket);
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));

@@ -1,6 +1,7 @@
 // Test workloads for the simulated cluster: `workload echo` (HTTP/1.1 + WebSocket, h2c and gRPC
-// servers that answer who served and what they saw, with per-request controls and a flaky mode; a
-// half-close friendly TCP echo) and `workload get` (HTTP GETs printing one JSON line per response).
+// servers that answer who served, what they saw and how many HTTP requests they served, with
+// per-request controls and a flaky mode; a half-close friendly TCP echo) and `workload get` (HTTP
+// GETs printing one JSON line per response).
 
 import http from 'node:http';
 import type http2 from 'node:http2';
@@ -41,7 +42,7 @@ export interface StartEchoOptions {
 export async function startEcho(opts: StartEchoOptions): Promise<EchoServers> {
   const host = opts.host ?? '0.0.0.0';
   const id = echoIdentity(process.env, os.hostname(), { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.version !== undefined ? { version: opts.version } : {}) });
-  const ctx = { id, flaky: new Flaky(opts.fail, opts.random) };
+  const ctx = { id, flaky: new Flaky(opts.fail, opts.random), served: { n: 0 } };
   const closers: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
   const closeAll = (): Promise<void> => (closing ??= Promise.all(closers.map((c) => c())).then(() => undefined));

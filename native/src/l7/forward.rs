@@ -1,15 +1,18 @@
 //! Forwarding one routed request: faults, the upstream head (hop-by-hop headers dropped, request
 //! header filters, URLRewrite), attempts under `timeouts.request` and `timeouts.backendRequest`,
 //! retries of retryable codes and connect failures when the body fits the retry buffer (backoff
-//! with full jitter), endpoint choice with a pending bound, response header filters, Upgrade.
+//! with full jitter), endpoint choice with a pending bound, response header filters, Upgrade. A
+//! client body that breaks while it streams (bad chunk, reset) is answered 400, not as the backend's.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 
 use super::attempt::{attempts, local_series, recorded};
@@ -213,18 +216,24 @@ pub async fn forward(
         if mirroring {
             mirror::send(c, e, b, &head, None);
         }
-        return attempts(
-            c,
-            table,
-            e,
-            b,
-            &head,
-            None,
-            Some(body.map_err(BoxError::from).boxed()),
-            1,
-            start,
-        )
-        .await;
+        // The client's body breaking mid-stream (a bad chunk size, a reset) fails the upstream
+        // send too; `broke` fires first, so the answer is a 400 of the client's making and the
+        // attempt is dropped unfinished: no 502, no failure accrued against a healthy endpoint.
+        let (tx, broke) = tokio::sync::oneshot::channel();
+        let body = ClientBody {
+            inner: body,
+            broke: Some(tx),
+        };
+        let sent = attempts(c, table, e, b, &head, None, Some(body.boxed()), 1, start);
+        return tokio::select! {
+            biased;
+            Ok(()) = broke => local(
+                StatusCode::BAD_REQUEST,
+                "MESH_ERR_BAD_REQUEST",
+                "the request body broke while it was forwarded (a malformed chunk, or the client reset it)",
+            ),
+            r = sent => r,
+        };
     };
     let n = if retry.is_some() {
         e.retry.as_ref().map_or(1, |r| r.attempts)
@@ -235,6 +244,39 @@ pub async fn forward(
         mirror::send(c, e, b, &head, replay.as_ref());
     }
     attempts(c, table, e, b, &head, replay, None, n, start).await
+}
+
+/// A streamed client request body that tells `forward` (`broke`) when it fails, before the
+/// upstream client sees the error.
+struct ClientBody {
+    inner: Incoming,
+    broke: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl hyper::body::Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &r {
+            if let Some(tx) = self.broke.take() {
+                let _ = tx.send(());
+            }
+        }
+        r.map(|f| f.map(|f| f.map_err(BoxError::from)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The client's response: hop-by-hop headers dropped, response header filters applied, the body

@@ -165,6 +165,8 @@ where
             .keep_alive(true)
             .half_close(true)
             .max_buf_size(max_header.max(8192))
+            // the head itself, however it arrives (max_buf_size only bounds one read buffer)
+            .max_header_size(max_header)
             .serve_connection(io, svc)
             .with_upgrades()
             .await

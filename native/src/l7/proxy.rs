@@ -199,6 +199,8 @@ async fn serve_io(
             // (the TCP path relays half-closes too)
             .half_close(true)
             .max_buf_size(max_header.max(8192))
+            // the head itself, however it arrives (max_buf_size only bounds one read buffer)
+            .max_header_size(max_header)
             .serve_connection(io, svc)
             .with_upgrades()
             .await
