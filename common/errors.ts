@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   MESH_ERR_RATE_LIMITED: '(HTTP 429 with `retry-after`; gRPC RESOURCE_EXHAUSTED) a RateLimitPolicy\'s token bucket on this node proxy was empty',
   MESH_ERR_FAULT_ABORT: '(the configured status) a FaultPolicy abort fault was injected on purpose',
   MESH_ERR_INTERNAL: 'an unexpected failure inside an admin or proxy handler (a bug); that request failed, the process lives',
+  MESH_ERR_FUZZ: 'a bounded cargo fuzz run found a crash, or could not run (no nightly toolchain or cargo-fuzz)',
   MESH_ERR_LOG_DROPPED: 'the node proxy produced log lines faster than the agent wrote them; the excess was dropped and counted',
 } as const;
 

@@ -21,3 +21,19 @@ echo "== BPF (BPF_PROG_RUN)"
 bash test/bpf/run.sh
 echo "== integration and netns end-to-end (root)"
 node --test --test-concurrency=1 --test-reporter=spec $(find dist/test/netns -name '*.test.js' | sort)
+echo "== fuzz (cargo fuzz, bounded: FUZZ_SECONDS per target, default 30 here)"
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+      echo "installing cargo-fuzz from crates.io (CI)"
+      cargo install cargo-fuzz --locked --quiet
+    else
+      echo "== SKIPPED: fuzz needs cargo-fuzz (cargo install cargo-fuzz); CI installs it"; exit 0
+    fi
+  fi
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
+elif [ "${CI:-}" = true ]; then
+  echo "MESH_ERR_FUZZ: no nightly toolchain for cargo fuzz: run 'rustup toolchain install nightly'" >&2; exit 1
+else
+  echo "== SKIPPED: fuzz needs a nightly toolchain (rustup toolchain install nightly)"
+fi

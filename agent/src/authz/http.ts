@@ -35,7 +35,8 @@ export function normalizePath(path: string): string {
       decoded += UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
       i += 2;
     } else {
-      decoded += c;
+      // a '%' that starts no escape is escaped itself, so no new escape forms (idempotent)
+      decoded += c === '%' ? '%25' : c;
     }
   }
   const segs = decoded.split('/').slice(1);

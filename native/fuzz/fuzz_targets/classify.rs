@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let whole = classify(data);
     if data.len() >= DETECT_BYTES {
         assert!(whole.is_some(), "24 bytes left undecided");
-        assert_eq!(classify(&data[..DETECT_BYTES]), whole, "a byte past 24 mattered");
+        assert_eq!(
+            classify(&data[..DETECT_BYTES]),
+            whole,
+            "a byte past 24 mattered"
+        );
     }
     let mut seen = None;
     for j in 0..=data.len().min(DETECT_BYTES) {

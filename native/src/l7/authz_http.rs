@@ -95,7 +95,8 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// RFC 3986 normalization (Istio's BASE): escapes of unreserved characters decoded, other escapes'
-/// hex uppercased, "." and ".." segments removed; a path not starting with '/' is unchanged.
+/// hex uppercased, a '%' starting no escape written "%25", "." and ".." segments removed; a path
+/// not starting with '/' is unchanged. Idempotent (fuzzed: native/fuzz request_head).
 pub fn normalize_path(path: &str) -> String {
     if !path.starts_with('/') {
         return path.to_string();
@@ -118,7 +119,13 @@ pub fn normalize_path(path: &str) -> String {
                 continue;
             }
         }
-        decoded.push(b[i]);
+        if b[i] == b'%' {
+            // a '%' that starts no escape is itself escaped, so decoding what follows can never
+            // form a new escape with it ("%%33" → "%253", not "%3" + "3" = "%33" on a second pass)
+            decoded.extend_from_slice(b"%25");
+        } else {
+            decoded.push(b[i]);
+        }
         i += 1;
     }
     // only ASCII was decoded, so the bytes stay UTF-8

@@ -617,7 +617,7 @@ fn authz_http_value_patterns_paths_and_hosts() {
         assert_eq!(valid_pattern(p), want, "{p:?}");
     }
     // the same rows as test/unit/authz/http.test.ts
-    let paths: [(&str, &str); 23] = [
+    let paths: [(&str, &str); 25] = [
         ("/", "/"),
         ("/a/b", "/a/b"),
         ("/a/./b", "/a/b"),
@@ -634,9 +634,11 @@ fn authz_http_value_patterns_paths_and_hosts() {
         ("/a%2Fb", "/a%2Fb"),
         ("/%2e%2e/x", "/x"),
         ("/%2E/x", "/x"),
-        ("/a%zz", "/a%zz"),
-        ("/a%4", "/a%4"),
-        ("/%", "/%"),
+        ("/a%zz", "/a%25zz"),
+        ("/a%4", "/a%254"),
+        ("/%", "/%25"),
+        ("/%%33", "/%253"),
+        ("/%%2e%2e/x", "/%25../x"),
         ("/caf%C3%A9", "/caf%C3%A9"),
         ("/a/..%2f", "/a/..%2F"),
         ("*", "*"),
@@ -644,6 +646,7 @@ fn authz_http_value_patterns_paths_and_hosts() {
     ];
     for (inp, want) in paths {
         assert_eq!(normalize_path(inp), want, "{inp}");
+        assert_eq!(normalize_path(want), want, "idempotent on {inp}");
     }
     for (a, want) in [
         ("Web.Shop:8080", "web.shop"),
