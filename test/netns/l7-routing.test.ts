@@ -15,6 +15,7 @@ const NARROW = '10.96.7.12';
 const EMPTY = '10.96.7.13';
 const BANNER = '10.96.7.14';
 const SHADOWED = '10.96.7.15';
+const KINDS = '10.96.7.17';
 /** the detection bound of the compiled table (agent/src/routing/compile.ts DETECT_TIMEOUT_MS) */
 const DETECT_MS = 100;
 
@@ -123,6 +124,24 @@ s.on('error',(e)=>{console.log(JSON.stringify({error:e.message}));process.exit(1
     assert.equal(got.error, undefined, b.stdout + b.stderr);
     assert.match(got.greeting, /^220 /);
     assert.ok(got.ms < DETECT_MS + 400, `the greeting came after ${got.ms} ms`);
+  });
+
+  test('every match kind and filter through the proxy: query, method, regex, header modifiers, redirect, rewrites', async () => {
+    interface Echo { version: string; path: string; host: string; method: string; headers: Record<string, string> }
+    const echo = (r: CurlResult): Echo => JSON.parse(r.body) as Echo;
+    const [gold] = await curl([`http://${KINDS}/q?tier=gold`], ['-H', 'x-drop: bye', '-H', 'x-tier: paper']);
+    const g = echo(gold!);
+    assert.deepEqual([g.version, g.headers['x-tier'], g.headers['x-added'], g.headers['x-drop']], ['v2', 'gold', '1', undefined], 'query match → v2 with the request headers modified');
+    const [silver] = await curl([`http://${KINDS}/q?tier=silver`]);
+    assert.equal(silver!.status, 404, 'no rule matches a silver query');
+    const [del] = await curl([`http://${KINDS}/thing`], ['-X', 'DELETE']);
+    assert.deepEqual([del!.status, del!.headers['x-deleted'], del!.headers['x-echo-pod'], echo(del!).method], [200, 'yes', undefined, 'DELETE'], 'method match with the response headers modified');
+    const [item, notItem] = await curl([`http://${KINDS}/items/42`, `http://${KINDS}/items/x`]);
+    assert.deepEqual([item!.status, echo(item!).path, notItem!.status], [200, '/v2/items', 404], 'regex path, full-path rewrite');
+    const [old] = await curl([`http://${KINDS}/old/page?a=1`]);
+    assert.deepEqual([old!.status, old!.headers.location], [301, `http://${KINDS}/new/page?a=1`], 'redirect with a prefix replaced');
+    const [api] = await curl([`http://${KINDS}/api/users`]);
+    assert.deepEqual([echo(api!).path, echo(api!).host], ['/v1/users', 'api.internal'], 'prefix and hostname rewrite');
   });
 
   test('GAMMA consumer route: clients of its namespace get it, the producer namespace keeps its own', async () => {
