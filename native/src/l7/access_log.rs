@@ -12,8 +12,9 @@ use serde_json::json;
 
 use super::metrics::Direction;
 use super::observe::grpc_status;
-use super::proxy::ERROR_HEADER;
+use super::proxy::{authority_of, ERROR_HEADER};
 use crate::proxy::engine::Shared;
+use crate::proxy::table::Table;
 
 /// What a request was, captured before it is forwarded (only when its pod is logged).
 pub struct Pending {
@@ -39,28 +40,17 @@ pub struct Served {
 
 /// Starts a log record when `pod` (the client outbound, the server inbound) is access-logged.
 pub fn begin<B>(
-    shared: &Shared,
+    table: &Table,
     pod: SocketAddrV4,
     direction: Direction,
     src: SocketAddrV4,
     dst: SocketAddrV4,
     req: &Request<B>,
 ) -> Option<Pending> {
-    let table = shared.table();
     if !table.http.as_ref()?.access_log.contains(pod.ip()) {
         return None;
     }
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            req.headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let authority = authority_of(req).to_string();
     Some(Pending {
         start: Instant::now(),
         direction,

@@ -37,7 +37,33 @@ enum AttemptErr {
     },
 }
 
-/// The golden-metrics series of a forwarded request (labels: docs/l7.md, metrics.rs).
+/// The outbound golden-metrics series of a request of `c`'s client (labels: docs/l7.md,
+/// metrics.rs): its route (None: none matched), the backend Service, whether it crossed the node
+/// link over mTLS.
+pub(super) fn outbound_series(
+    c: &ConnCtx,
+    table: &Table,
+    e: Option<&RouteEntry>,
+    backend: &str,
+    tls: bool,
+) -> Arc<Series> {
+    let src_id = table.local_identity(*c.src.ip());
+    let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
+    let (dst_ns, dst_name) = backend.split_once('/').unwrap_or(("", backend));
+    c.shared.l7.metrics.series_ref(Labels {
+        direction: MetricsDirection::Outbound,
+        src_namespace: src_ns,
+        src_workload: src_sa,
+        dst_namespace: dst_ns,
+        dst_workload: dst_name,
+        route_name: e.map_or("", |e| &e.route),
+        route_kind: e.map_or("default", |e| e.kind.as_str()),
+        backend,
+        tls,
+    })
+}
+
+/// The series of a forwarded request to endpoint `ep`.
 fn series(
     c: &ConnCtx,
     table: &Table,
@@ -45,40 +71,20 @@ fn series(
     b: &Backend,
     ep: SocketAddrV4,
 ) -> Arc<Series> {
-    let src_id = table.local_identity(*c.src.ip());
-    let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
-    let (dst_ns, dst_name) = b.service.split_once('/').unwrap_or(("", &b.service));
-    c.shared.l7.metrics.series_ref(Labels {
-        direction: MetricsDirection::Outbound,
-        src_namespace: src_ns,
-        src_workload: src_sa,
-        dst_namespace: dst_ns,
-        dst_workload: dst_name,
-        route_name: &e.route,
-        route_kind: e.kind.as_str(),
-        backend: &b.service,
-        tls: table.peer(*ep.ip()).is_some(),
-    })
+    outbound_series(
+        c,
+        table,
+        Some(e),
+        &b.service,
+        table.peer(*ep.ip()).is_some(),
+    )
 }
 
 /// The series of an answer the proxy gives itself before any endpoint is tried (rate limit,
 /// fault abort, every endpoint ejected): `tls` false, nothing crossed the node link. The request
 /// is counted here; the caller records the response.
 pub(super) fn local_series(c: &ConnCtx, table: &Table, e: &RouteEntry, b: &Backend) -> Arc<Series> {
-    let src_id = table.local_identity(*c.src.ip());
-    let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
-    let (dst_ns, dst_name) = b.service.split_once('/').unwrap_or(("", &b.service));
-    let s = c.shared.l7.metrics.series_ref(Labels {
-        direction: MetricsDirection::Outbound,
-        src_namespace: src_ns,
-        src_workload: src_sa,
-        dst_namespace: dst_ns,
-        dst_workload: dst_name,
-        route_name: &e.route,
-        route_kind: e.kind.as_str(),
-        backend: &b.service,
-        tls: false,
-    });
+    let s = outbound_series(c, table, Some(e), &b.service, false);
     s.request();
     s
 }

@@ -86,7 +86,8 @@ pub(super) fn is_upgrade(h: &HeaderMap) -> bool {
         })
 }
 
-fn chance(percent: f64) -> bool {
+/// True with probability `percent` / 100 (100 and above: always; 0 and below: never).
+pub(super) fn chance(percent: f64) -> bool {
     percent >= 100.0 || (percent > 0.0 && fastrand::f64() * 100.0 < percent)
 }
 

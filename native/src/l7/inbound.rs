@@ -16,7 +16,7 @@ use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::access_log::{self, Served};
@@ -26,7 +26,7 @@ use super::forward::{is_upgrade, strip_hop_by_hop};
 use super::io::Counts;
 use super::metrics::{Direction, Labels, Series};
 use super::observe::{grpc_status, Observed};
-use super::proxy::{full, head_of, hint, local};
+use super::proxy::{full, head_of, hint, local, max_header_bytes, serve_connection};
 use super::upstream::{handshake, Body, BoxError, Proto, Sender};
 use crate::proxy::authz::{AuthzInput, Transport};
 use crate::proxy::conn::connect;
@@ -142,12 +142,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let series = inbound_series(&ctx);
-    let max_header = ctx
-        .shared
-        .table()
-        .http
-        .as_ref()
-        .map_or(60 << 10, |h| h.limits.max_header_bytes);
+    let max_header = max_header_bytes(&ctx.shared);
     let conn = Arc::new(Conn {
         ctx,
         proto,
@@ -158,26 +153,7 @@ where
         let c = conn.clone();
         async move { Ok::<_, Infallible>(handle(c, req).await) }
     });
-    let io = TokioIo::new(io);
-    match proto {
-        Proto::H1 => hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .keep_alive(true)
-            .half_close(true)
-            .max_buf_size(max_header.max(8192))
-            // the head itself, however it arrives (max_buf_size only bounds one read buffer)
-            .max_header_size(max_header)
-            .serve_connection(io, svc)
-            .with_upgrades()
-            .await
-            .is_ok(),
-        Proto::H2 => hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX))
-            .serve_connection(io, svc)
-            .await
-            .is_ok(),
-    }
+    serve_connection(io, proto, max_header, svc).await
 }
 
 /// The inbound golden-metrics series of a connection: source and destination workloads from
@@ -247,8 +223,14 @@ pub fn authorize(
 
 async fn handle(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     let x = &c.ctx;
-    let Some(log) = access_log::begin(&x.shared, x.dst, Direction::Inbound, x.src, x.dst, &req)
-    else {
+    let Some(log) = access_log::begin(
+        &x.shared.table(),
+        x.dst,
+        Direction::Inbound,
+        x.src,
+        x.dst,
+        &req,
+    ) else {
         return authorize_and_send(&c, req).await;
     };
     let r = authorize_and_send(&c, req).await;
@@ -317,7 +299,7 @@ async fn authorize_and_send(c: &Arc<Conn>, mut req: Request<Incoming>) -> Respon
             return Response::from_parts(parts, full(Bytes::new()));
         }
     }
-    if !matches!(sender, Sender::H1(_)) || !sender_closed(&sender) {
+    if !sender.closed() {
         *c.upstream.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
     }
     let (mut parts, body) = r.into_parts();
@@ -331,13 +313,6 @@ async fn authorize_and_send(c: &Arc<Conn>, mut req: Request<Incoming>) -> Respon
         start.elapsed(),
     );
     Response::from_parts(parts, BodyExt::boxed(body))
-}
-
-fn sender_closed(s: &Sender) -> bool {
-    match s {
-        Sender::H1(s) => s.is_closed(),
-        Sender::H2(s) => s.is_closed(),
-    }
 }
 
 /// The connection's upstream to the pod: the kept one (an HTTP/2 one is shared, an HTTP/1.1 one

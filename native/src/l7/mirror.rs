@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use super::forward::Head;
+use super::forward::{chance, Head};
 use super::proxy::{full, ConnCtx};
 use super::route_stats::Stat;
 use super::table::{Backend, Filter, RouteEntry};
@@ -49,7 +49,7 @@ pub(super) fn send(
 ) {
     let stats = &c.shared.l7.route_stats;
     for (m, percent) in mirrors(e, b) {
-        if !(percent >= 100.0 || fastrand::f64() * 100.0 < percent) {
+        if !chance(percent) {
             continue;
         }
         let route = if e.route.is_empty() {

@@ -3,6 +3,7 @@
 //! budget, faults, rate limits and golden metrics, and the hyper-based proxy that executes them.
 
 mod access_log;
+mod answers;
 pub mod api;
 mod attempt;
 pub mod authz_http;

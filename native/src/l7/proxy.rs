@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -20,23 +18,22 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::access_log::{self, Served};
+use super::answers::redirect;
+pub use super::answers::{full, hint, local, too_many, ERROR_HEADER};
 use super::authz_http::HttpAuthzCounters;
 use super::balancer::{AccrualConfig, Balancer};
 use super::budget::RetryBudget;
 use super::forward::forward;
 use super::io::{ClientIo, Counts};
 use super::matching::{route, Outcome, RequestHead, NO_ROUTE};
+use super::metrics::Direction;
 use super::metrics::GoldenMetrics;
-use super::metrics::{Direction, Labels};
-use super::ratelimit::{retry_after_secs, TokenBucket};
+use super::ratelimit::TokenBucket;
 use super::route_stats::RouteStats;
 use super::table::{BudgetConfig, HttpPort, RateLimit, RouteEntry};
 use super::upstream::{Body, Pool, Proto};
 use crate::proxy::engine::Shared;
 use crate::proxy::table::Table;
-
-/// Header naming the MESH_ERR_* code of an answer the proxy gave itself.
-pub const ERROR_HEADER: &str = "x-nodemesh-error";
 
 /// A route's retry budget with the config it was made for.
 type Budget = (BudgetConfig, Arc<RetryBudget>);
@@ -129,20 +126,6 @@ impl L7State {
     }
 }
 
-/// 429 with `retry-after` in whole seconds.
-pub fn too_many(wait: Duration) -> Response<Body> {
-    let mut r = local(
-        StatusCode::TOO_MANY_REQUESTS,
-        "MESH_ERR_RATE_LIMITED",
-        hint("MESH_ERR_RATE_LIMITED"),
-    );
-    r.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs(wait)),
-    );
-    r
-}
-
 /// What every request of one client connection shares.
 pub struct ConnCtx {
     pub shared: Arc<Shared>,
@@ -174,12 +157,7 @@ async fn serve_io(
     dst: SocketAddrV4,
     proto: Proto,
 ) -> bool {
-    let table = shared.table();
-    let max_header = table
-        .http
-        .as_ref()
-        .map_or(60 << 10, |h| h.limits.max_header_bytes);
-    drop(table);
+    let max_header = max_header_bytes(&shared);
     let ctx = Arc::new(ConnCtx {
         shared,
         src,
@@ -190,6 +168,28 @@ async fn serve_io(
         let c = ctx.clone();
         async move { Ok::<_, Infallible>(handle(c, req).await) }
     });
+    serve_connection(io, proto, max_header, svc).await
+}
+
+/// The header limit of the table in force (Envoy's 60 KiB when there is no HTTP table).
+pub(super) fn max_header_bytes(shared: &Shared) -> usize {
+    shared
+        .table()
+        .http
+        .as_ref()
+        .map_or(60 << 10, |h| h.limits.max_header_bytes)
+}
+
+/// hyper's server on one client connection, as both HTTP paths run it (outbound here, inbound in
+/// inbound.rs): HTTP/1.1 keep-alive with half-close and Upgrade, or h2c; heads bounded by
+/// `max_header`. False when the connection ended on an error.
+pub(super) async fn serve_connection<I, S>(io: I, proto: Proto, max_header: usize, svc: S) -> bool
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Body> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let io = TokioIo::new(io);
     match proto {
         Proto::H1 => http1::Builder::new()
@@ -214,10 +214,9 @@ async fn serve_io(
     }
 }
 
-/// The request head route() matches (docs/l7.md).
-pub fn head_of<B>(req: &Request<B>) -> RequestHead {
-    let authority = req
-        .uri()
+/// A request's authority: the URI's (HTTP/2, absolute-form), else its Host header, else "".
+pub fn authority_of<B>(req: &Request<B>) -> &str {
+    req.uri()
         .authority()
         .map(|a| a.as_str())
         .or_else(|| {
@@ -226,7 +225,11 @@ pub fn head_of<B>(req: &Request<B>) -> RequestHead {
                 .and_then(|h| h.to_str().ok())
         })
         .unwrap_or("")
-        .to_ascii_lowercase();
+}
+
+/// The request head route() matches (docs/l7.md).
+pub fn head_of<B>(req: &Request<B>) -> RequestHead {
+    let authority = authority_of(req).to_ascii_lowercase();
     let mut headers: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (k, v) in req.headers() {
         let v = String::from_utf8_lossy(v.as_bytes());
@@ -248,15 +251,17 @@ pub fn head_of<B>(req: &Request<B>) -> RequestHead {
 }
 
 async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
-    let Some(log) = access_log::begin(&c.shared, c.src, Direction::Outbound, c.src, c.dst, &req)
+    // one table snapshot per request, for the access log switch and the routing both
+    let table = c.shared.table();
+    let Some(log) = access_log::begin(&table, c.src, Direction::Outbound, c.src, c.dst, &req)
     else {
-        return route_and_forward(&c, req, &mut Served::default()).await;
+        return route_and_forward(&c, table, req, &mut Served::default()).await;
     };
     let mut served = Served {
-        src_identity: c.shared.table().local_identity(*c.src.ip()),
+        src_identity: table.local_identity(*c.src.ip()),
         ..Served::default()
     };
-    let r = route_and_forward(&c, req, &mut served).await;
+    let r = route_and_forward(&c, table, req, &mut served).await;
     access_log::finish(&c.shared, log, &r, &served);
     r
 }
@@ -264,11 +269,11 @@ async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
 /// Routes one request and forwards it (or answers it); `served` learns the route and backend.
 async fn route_and_forward(
     c: &Arc<ConnCtx>,
+    table: Arc<Table>,
     req: Request<Incoming>,
     served: &mut Served,
 ) -> Response<Body> {
     let start = Instant::now();
-    let table = c.shared.table();
     let Some(port) = table.http.as_ref().and_then(|h| h.port(c.dst)) else {
         return local(
             StatusCode::NOT_FOUND,
@@ -345,22 +350,7 @@ fn answered(
     out: Response<Body>,
     start: Instant,
 ) -> Response<Body> {
-    let src_id = table.local_identity(*c.src.ip());
-    let (src_ns, src_sa) = src_id
-        .as_deref()
-        .map_or(("", ""), super::attempt::spiffe_ns_sa);
-    let (dst_ns, dst_name) = port.service.split_once('/').unwrap_or(("", &port.service));
-    let s = c.shared.l7.metrics.series_ref(Labels {
-        direction: Direction::Outbound,
-        src_namespace: src_ns,
-        src_workload: src_sa,
-        dst_namespace: dst_ns,
-        dst_workload: dst_name,
-        route_name: e.map_or("", |e| &e.route),
-        route_kind: e.map_or("default", |e| e.kind.as_str()),
-        backend: &port.service,
-        tls: false,
-    });
+    let s = super::attempt::outbound_series(c, table, e, &port.service, false);
     s.request();
     s.response(
         out.status().as_u16(),
@@ -368,51 +358,4 @@ fn answered(
         start.elapsed(),
     );
     out
-}
-
-/// What to do about a code the proxy answers with.
-pub fn hint(code: &str) -> &'static str {
-    match code {
-        "MESH_ERR_NO_ROUTE" => "no route of this Service matches the request; check the HTTPRoute/GRPCRoute matches and hostnames",
-        "MESH_ERR_INVALID_BACKEND" => "the matched rule has no usable backend; check the route's ResolvedRefs status and backendRefs",
-        "MESH_ERR_NO_ENDPOINTS" => "the backend Service has no ready endpoint; check its pods and their readiness",
-        "MESH_ERR_RATE_LIMITED" => "the RateLimitPolicy of this route or Service is exhausted; retry after the retry-after seconds",
-        "MESH_ERR_REQUEST_TIMEOUT" => "the request did not complete within the route's timeouts.request; raise it or check the backend",
-        "MESH_ERR_BACKEND_TIMEOUT" => "the backend did not answer within the route's timeouts.backendRequest; raise it or check the backend",
-        "MESH_ERR_UPSTREAM_CONNECT" => "no endpoint of the backend Service accepted a connection; check its pods",
-        "MESH_ERR_UPSTREAM_RESET" => "the backend closed or reset the connection before answering; check its logs",
-        "MESH_ERR_PENDING_LIMIT" => "every endpoint of the backend has the maximum of pending requests; scale the backend or retry later",
-        "MESH_ERR_FAULT_ABORT" => "a FaultPolicy aborted this request on purpose; remove the policy to stop it",
-        "MESH_ERR_ENDPOINTS_EJECTED" => "every endpoint of the backend failed repeatedly and is ejected by failure accrual; they are probed back after a backoff",
-        "MESH_ERR_AUTHZ_DENIED" => "an AuthorizationPolicy of the destination denies this client",
-        _ => "the node proxy could not forward the request; see the agent's log",
-    }
-}
-
-pub fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never| match never {}).boxed()
-}
-
-/// An answer of the proxy itself: `x-nodemesh-error: code` and a one-line body saying what to do.
-pub fn local(status: StatusCode, code: &str, msg: &str) -> Response<Body> {
-    let mut r = Response::new(full(format!("{code}: {msg}\n")));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(code) {
-        h.insert(ERROR_HEADER, v);
-    }
-    r
-}
-
-fn redirect(status: u16, location: &str) -> Response<Body> {
-    let mut r = Response::new(full(Bytes::new()));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
 }

@@ -60,13 +60,7 @@ pub(super) async fn serve_http(
         counts.clone(),
     )
     .await;
-    st.tally.up = counts.up.load(Ordering::Relaxed);
-    st.tally.down = counts.down.load(Ordering::Relaxed);
-    st.reason = Reason::Close(if ok {
-        CloseReason::Eof
-    } else {
-        CloseReason::ResetClient
-    });
+    served(st, &counts, ok);
 }
 
 /// A captured connection to local pod port `pod` whose authorization has HTTP fields: when its
@@ -139,6 +133,12 @@ pub(super) async fn serve_local_http(
     };
     let ok = inbound::serve(ctx, io, proto).await;
     let _ = finished.await;
+    served(st, &counts, ok);
+    true
+}
+
+/// The end of a connection served as HTTP: the bytes moved and a clean or reset close.
+fn served(st: &mut ConnState, counts: &Counts, ok: bool) {
     st.tally.up = counts.up.load(Ordering::Relaxed);
     st.tally.down = counts.down.load(Ordering::Relaxed);
     st.reason = Reason::Close(if ok {
@@ -146,5 +146,4 @@ pub(super) async fn serve_local_http(
     } else {
         CloseReason::ResetClient
     });
-    true
 }
