@@ -110,7 +110,7 @@ export class Insight {
     if (!at) throw new MeshError('MESH_ERR_NOT_FOUND', `pod ${key} is not known to the controller: give NAMESPACE/NAME of a scheduled pod`);
     const last = this.#src.telemetry.store.latest(at.node);
     const p = last?.pods.find((x) => x.key === key);
-    const report = last && p ? { capture: p.capture, captureError: p.captureError, certState: p.certState, certNotAfterMs: p.certNotAfterMs, ageMs: Date.now() - last.receivedMs } : undefined;
+    const report = last && p ? { capture: p.capture, captureError: p.captureError, certState: p.certState, certNotAfterMs: p.certNotAfterMs, ageMs: Date.now() - last.receivedMs, connected: this.#src.telemetry.store.connected(at.node) } : undefined;
     return explainPod(at.view, key, report, Date.now())!;
   }
 

@@ -111,6 +111,7 @@ export class DashboardServer {
     const maxPerSecond = Number(q.get('max_rps') ?? 100);
     if (!Number.isInteger(maxPerSecond) || maxPerSecond < 1 || maxPerSecond > 10_000) throw new MeshError('MESH_ERR_USAGE', `max_rps must be an integer 1..10000, got "${q.get('max_rps')}"`);
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    const sock = res.socket;
     let ended = false;
     const session = this.insight.tap({ namespace, workload, method: q.get('method') ?? '', pathPrefix: q.get('path') ?? '', maxPerSecond },
       (r) => {
@@ -123,7 +124,7 @@ export class DashboardServer {
         this.#taps.delete(session);
         if (!res.destroyed) { res.write(`${JSON.stringify({ end: reason })}\n`); res.end(); }
         // a cut-off consumer that does not read its end line either: drop the socket
-        if (reason.startsWith('MESH_ERR_TAP_SLOW')) setTimeout(() => res.destroy(), 1000).unref();
+        if (reason.startsWith('MESH_ERR_TAP_SLOW')) setTimeout(() => sock?.destroy(), 1000).unref();
       });
     this.#taps.add(session);
     res.write(`${JSON.stringify({ tap: session.id, target, agents: this.insight.tapAgents() })}\n`);

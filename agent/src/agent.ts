@@ -168,10 +168,12 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
     if (u.full) identity.retryNow();
     reconcile();
+    report?.nudge();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
 
   const { feed, signer, token } = await makeFeed(opts, log, () => config);
+  let report: ReportClient | undefined;
   const identity: IdentityManager = new IdentityManager({ signer, log, registry: metrics.registry });
   identity.onChange((snap) => {
     try { proxy.setCertificates(snap); } catch (e) { log.error({ code: (e as { code?: string }).code ?? 'MESH_ERR_CERT' }, `certificates not installed, previous ones stay: ${(e as Error).message}`); }
@@ -193,7 +195,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   // controller mode: counters, pod state and tap records to the controller (stat, tap, check, UI)
   const startedAtMs = Date.now();
   const values = async (name: string): Promise<MetricValues | undefined> => metrics.registry.getSingleMetric(name)?.get() as Promise<MetricValues> | undefined;
-  const report = opts.controller && token ? new ReportClient({
+  report = opts.controller && token ? new ReportClient({
     address: opts.controller, node: opts.nodeName, token, log,
     sources: {
       snapshot: async () => buildSnapshot({

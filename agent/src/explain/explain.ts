@@ -15,6 +15,8 @@ export interface PodReport {
   readonly certNotAfterMs: number;
   /** the report's age */
   readonly ageMs: number;
+  /** whether the agent's report stream is connected now */
+  readonly connected: boolean;
 }
 
 export interface Check { readonly ok: boolean; readonly what: string; readonly detail: string }
@@ -47,8 +49,9 @@ export function explainPod(view: NodeView, key: string, report: PodReport | unde
   if (!report) {
     checks.push({ ok: false, what: 'agent', detail: `the agent of node ${view.nodeName} has not reported: is it running? (nodemesh check)` });
   } else {
-    const stale = report.ageMs > 30_000;
-    checks.push({ ok: !stale, what: 'agent', detail: stale ? `node ${view.nodeName}'s agent last reported ${Math.round(report.ageMs / 1000)} s ago: it may be down` : `node ${view.nodeName}'s agent reported ${Math.round(report.ageMs / 1000)} s ago` });
+    const stale = !report.connected || report.ageMs > 30_000;
+    const ago = `${Math.round(report.ageMs / 1000)} s ago`;
+    checks.push({ ok: !stale, what: 'agent', detail: stale ? `node ${view.nodeName}'s agent is not connected (last report ${ago}): it may be down, and what follows is from that report` : `node ${view.nodeName}'s agent reported ${ago}` });
     if (w.enrolled) {
       checks.push({ ok: report.capture === 'attached', what: 'capture', detail: report.capture === 'attached' ? 'the steering program is attached on the interface routing to the pod and the pod is in the workload map' : `capture ${report.capture}${report.captureError ? `: ${report.captureError}` : ''}` });
       const days = report.certNotAfterMs ? (report.certNotAfterMs - now) / 3_600_000 : 0;

@@ -39,6 +39,7 @@ export class ReportClient {
   #interval: NodeJS.Timeout | undefined;
   #drain: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
+  #nudge: NodeJS.Timeout | undefined;
   #attempt = 0;
   #closed = false;
   #blocked = false;
@@ -55,6 +56,13 @@ export class ReportClient {
     this.#connect();
     this.#interval = setInterval(() => { void this.#sendSnapshot(); }, this.#o.intervalMs ?? 5000);
     this.#interval.unref();
+  }
+
+  /** A snapshot soon (after a config change: pods and versions moved), at most one per 200 ms. */
+  nudge(): void {
+    if (this.#nudge || this.#closed) return;
+    this.#nudge = setTimeout(() => { this.#nudge = undefined; void this.#sendSnapshot(); }, 200);
+    this.#nudge.unref();
   }
 
   status(): Record<string, unknown> {
@@ -163,6 +171,7 @@ export class ReportClient {
     if (this.#interval) clearInterval(this.#interval);
     if (this.#drain) clearInterval(this.#drain);
     if (this.#retry) clearTimeout(this.#retry);
+    if (this.#nudge) clearTimeout(this.#nudge);
     this.#call?.cancel();
     this.#call = undefined;
     try { this.#o.sources.setTap(false, 0); } catch { /* proxy closed */ }
