@@ -168,12 +168,13 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
     if (u.full) identity.retryNow();
     reconcile();
-    report?.nudge();
+    reporter.current?.nudge();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
 
   const { feed, signer, token } = await makeFeed(opts, log, () => config);
-  let report: ReportClient | undefined;
+  // set once the proxy and identity exist; apply() (which may run first) nudges it when present
+  const reporter: { current?: ReportClient } = {};
   const identity: IdentityManager = new IdentityManager({ signer, log, registry: metrics.registry });
   identity.onChange((snap) => {
     try { proxy.setCertificates(snap); } catch (e) { log.error({ code: (e as { code?: string }).code ?? 'MESH_ERR_CERT' }, `certificates not installed, previous ones stay: ${(e as Error).message}`); }
@@ -195,7 +196,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   // controller mode: counters, pod state and tap records to the controller (stat, tap, check, UI)
   const startedAtMs = Date.now();
   const values = async (name: string): Promise<MetricValues | undefined> => metrics.registry.getSingleMetric(name)?.get() as Promise<MetricValues> | undefined;
-  report = opts.controller && token ? new ReportClient({
+  const report = opts.controller && token ? new ReportClient({
     address: opts.controller, node: opts.nodeName, token, log,
     sources: {
       snapshot: async () => buildSnapshot({
@@ -210,6 +211,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
       takeTap: () => proxy.takeTap(),
     },
   }) : undefined;
+  reporter.current = report;
   report?.start();
 
   const admin = new AdminServer({
