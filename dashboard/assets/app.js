@@ -134,9 +134,9 @@ async function startTap() {
         const row = document.createElement('tr');
         row.className = 'tap-row';
         row.innerHTML = `<td>${new Date(v.atMs).toLocaleTimeString()}</td><td>${esc(v.direction)}</td><td>${esc(v.srcWorkload || v.src)}</td><td>${esc(v.dstWorkload || v.dst)}</td><td>${esc(v.method)}</td><td>${esc(v.authority)}</td><td>${esc(v.path)}</td><td class="num">${v.status}</td><td class="num">${ms(v.durationMs)}</td><td>${esc(v.srcIdentity)}</td>`;
-        const t = $('#tap');
-        t.insertBefore(row, t.rows[1] ?? null);
-        while (t.rows.length > 201) t.deleteRow(t.rows.length - 1);
+        const tb = $('#tap').tBodies[0];
+        tb.insertBefore(row, tb.rows[1] ?? null);
+        while (tb.rows.length > 201) tb.deleteRow(tb.rows.length - 1);
       }
     }
   } catch (e) { if (e.name !== 'AbortError') $('#tap-state').textContent = `Tap failed: ${e.message}`; }
