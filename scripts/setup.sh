@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client tcpdump curl openssl)
+APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client tcpdump curl openssl prometheus)
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 missing=()
