@@ -2,6 +2,8 @@
 // controller registries built as the processes build them, nothing scraped) and the metric names a
 // PromQL expression reads (selectors, not functions, labels, keywords or template variables).
 
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { AgentMetrics, registerGoldenMetrics, registerRouteStats } from '../../agent/src/telemetry/index.js';
 import { IdentityMetrics } from '../../agent/src/identity/metrics.js';
@@ -43,4 +45,14 @@ export function metricsOfExpr(expr: string): string[] {
     out.add(m[0]);
   }
   return [...out];
+}
+
+export interface DashboardTarget { readonly refId: string; readonly expr: string; readonly legendFormat?: string }
+export interface DashboardPanel { readonly id: number; readonly title: string; readonly type: string; readonly datasource: { readonly uid: string }; readonly gridPos: { readonly w: number; readonly h: number }; readonly targets: readonly DashboardTarget[] }
+export interface DashboardVariable { readonly name: string; readonly type: string; readonly query?: string | { readonly query: string }; readonly regex?: string }
+export interface Dashboard { readonly uid: string; readonly title: string; readonly panels: readonly DashboardPanel[]; readonly templating: { readonly list: readonly DashboardVariable[] } }
+
+/** The dashboard JSON files of `dir`, parsed. */
+export function loadDashboards(dir: string): { file: string; json: Dashboard }[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((file) => ({ file, json: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Dashboard }));
 }
