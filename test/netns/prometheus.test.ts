@@ -68,7 +68,7 @@ describe('Prometheus scraping the simulated cluster', { skip, timeout: 600_000 }
   let errors: Awaited<ReturnType<typeof load>>;
   let retried: Awaited<ReturnType<typeof load>>;
 
-  test('success rate and latency quantiles as users query them match the traffic sent', async () => {
+  test('success rate and latency quantiles as users query them match the traffic sent', async (t) => {
     // every series first (rate() misses what a series held at its first scrape): shop/flaky-bare
     // has one endpoint (flaky, node-b); shop/iphone two (shop-v2-a same node, shop-v2-b over HBONE)
     // has one endpoint (flaky, node-b); shop/iphone two (shop-v2-a same node, shop-v2-b over HBONE);
@@ -132,6 +132,7 @@ describe('Prometheus scraping the simulated cluster', { skip, timeout: 600_000 }
     assert.ok(p99 >= 0.1 && p99 <= 0.3, `iphone p99 ${p99} s`);
     assert.ok(p25 < 0.1, `iphone p25 ${p25} s: the fast 503s`);
     // rates: 200 requests within the last minute
+    t.diagnostic(`success rate flaky-bare ${gotBare.toFixed(3)} (sent ${wantBare.toFixed(3)}), iphone ${gotIphone.toFixed(3)} (sent 0.600), flaky-retry ${gotRetry.toFixed(3)}; iphone p25 ${p25.toFixed(4)} s, p50 ${p50.toFixed(4)} s, p99 ${p99.toFixed(4)} s`);
     const rps = await scalar('sum(increase(response_total{direction="outbound",route_name="shop/flaky-bare"}[1m]))');
     assert.ok(rps >= 180 && rps <= 240, `increase over 1m ${rps}, sent 200`);
   });
