@@ -155,9 +155,16 @@ describe('Prometheus scraping the simulated cluster', { skip, timeout: 600_000 }
     assert.ok(p50 >= 0.1 && p50 <= 0.2, `recorded iphone p50 ${p50}`);
     assert.equal(await scalar('nodemesh_route:response_success:ratio_rate1m{route_name="shop/canary"}'), 1);
     // the error-rate alert is pending (for: 5m) on the failing route only; the denial alert fires
-    const alerts = JSON.parse((await c.prometheusGet('/api/v1/alerts')).body) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
-    const byName = (n: string): { labels: Record<string, string>; state: string }[] => alerts.data.alerts.filter((a) => a.labels.alertname === n);
-    assert.deepEqual(byName('NodemeshRouteErrorRate').map((a) => `${a.labels.route_name}:${a.state}`).sort(), ['shop/flaky-bare:pending', 'shop/iphone:pending']);
+    // (the alert group evaluates on its own 2 s tick, after the recorded series it reads)
+    type Alert = { labels: Record<string, string>; state: string };
+    let alerts: Alert[] = [];
+    const byName = (n: string): Alert[] => alerts.filter((a) => a.labels.alertname === n);
+    const routeAlerts = (): string[] => byName('NodemeshRouteErrorRate').map((a) => `${a.labels.route_name}:${a.state}`).sort();
+    await waitFor('the error-rate alerts', async () => {
+      alerts = (JSON.parse((await c.prometheusGet('/api/v1/alerts')).body) as { data: { alerts: Alert[] } }).data.alerts;
+      return routeAlerts().length === 2;
+    }, 10_000, 500).catch(() => undefined);
+    assert.deepEqual(routeAlerts(), ['shop/flaky-bare:pending', 'shop/iphone:pending']);
     assert.deepEqual(byName('NodemeshHTTPAuthorizationDenials').map((a) => `${a.labels.policy}:${a.state}`), ['shop/no-admin:firing']);
     assert.deepEqual(byName('NodemeshConfigNacked'), []);
   });
