@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from '../../native/index.js';
-import { exportedMetricNames, metricsOfExpr } from './rules-helpers.js';
+import { exportedMetricNames, metricsOfExpr, productRegistries } from './rules-helpers.js';
 
 const DIR = path.join(ROOT, 'deploy', 'prometheus');
 const RULES = path.join(DIR, 'rules.yaml');
@@ -99,4 +99,16 @@ test('promtool test rules: every tests/*.yaml', { skip }, () => {
   const r = spawnSync('promtool', ['test', 'rules', ...files.map((f) => path.join('tests', f))], { cwd: DIR, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal((r.stdout.match(/SUCCESS/g) ?? []).length, files.length, r.stdout);
+});
+
+test('promtool check metrics on the agent\'s and the controller\'s registries (names, units, HELP)', { skip }, async () => {
+  const { agent, controller } = productRegistries(true);
+  for (const [what, r] of [['agent', agent], ['controller', controller]] as const) {
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: await r.metrics(), encoding: 'utf8' });
+    assert.equal(lint.status, 0, `${what}: ${lint.stdout}${lint.stderr}`);
+  }
+  // the linter saw the families that need samples to be checked
+  const text = await agent.metrics();
+  for (const m of ['response_latency_seconds_bucket', 'tcp_connection_duration_seconds_bucket', 'inbound_tcp_authz_deny_total', 'inbound_http_authz_deny_total', 'nodemesh_pod_capture_failed']) assert.match(text, new RegExp(`^${m}\\{`, 'm'), m);
+  assert.match(await controller.metrics(), /^nodemesh_controller_push_latency_seconds_bucket\{/m);
 });
