@@ -14,7 +14,7 @@ export interface Command {
 export const COMMANDS: readonly Command[] = [
   {
     words: ['cluster', 'up'],
-    usage: 'nodemesh cluster up --manifests DIR [--status FILE] [--no-agents]',
+    usage: 'nodemesh cluster up --manifests DIR [--status FILE] [--no-agents] [--prometheus]',
     summary: 'build a simulated cluster (network namespaces) from manifests, run it until Ctrl-C, then tear it down',
     load: async () => (await import('./cluster.js')).clusterUp,
   },

@@ -11,8 +11,9 @@ MODE=all
 
 # the demo's: the BPF and Rust build, netns plumbing, tcpdump (the demo shows TLS on the node link), curl
 APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make iproute2 tcpdump curl openssl)
-# the tests' and benches' peers and tools: load generators, HAProxy/nginx, nghttp, Chromium for the UI tier
-APT_TEST_PKGS=(iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client chromium)
+# the tests' and benches' peers and tools: load generators, HAProxy/nginx, nghttp, Chromium for the
+# UI tier, Prometheus (with promtool) for the monitoring tier
+APT_TEST_PKGS=(iperf3 sockperf wrk haproxy nginx libnginx-mod-stream nghttp2-client chromium prometheus)
 [ "$MODE" = demo ] || APT_PKGS+=("${APT_TEST_PKGS[@]}")
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
