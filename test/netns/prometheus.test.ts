@@ -171,8 +171,8 @@ describe('Prometheus scraping the simulated cluster', { skip, timeout: 600_000 }
     const routeAlerts = (): string[] => byName('NodemeshRouteErrorRate').map((a) => `${a.labels.route_name}:${a.state}`).sort();
     await waitFor('the error-rate alerts', async () => {
       alerts = (JSON.parse((await c.prometheusGet('/api/v1/alerts')).body) as { data: { alerts: Alert[] } }).data.alerts;
-      return routeAlerts().length === 2;
-    }, 10_000, 500).catch(() => undefined);
+      return routeAlerts().length === 2 && byName('NodemeshHTTPAuthorizationDenials').some((a) => a.state === 'firing');
+    }, 15_000, 500).catch(() => undefined);
     assert.deepEqual(routeAlerts(), ['shop/flaky-bare:pending', 'shop/iphone:pending']);
     assert.deepEqual(byName('NodemeshHTTPAuthorizationDenials').map((a) => `${a.labels.policy}:${a.state}`), ['shop/no-admin:firing']);
     assert.deepEqual(byName('NodemeshConfigNacked'), []);
