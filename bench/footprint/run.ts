@@ -2,7 +2,7 @@
 // Services, routes and policies, agents left idle after startup; prints each agent's (and the
 // controller's) RSS, peak RSS, anonymous/file RSS, threads and CPU ms/s over the idle window.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SimCluster } from '../../sim/index.js';
@@ -26,6 +26,35 @@ function status(pid: number): Record<string, number> {
   return out;
 }
 
+/** Direct children of pid, from /proc/PID/stat (field 4 is the parent). */
+function childrenOf(pid: number): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = st.lastIndexOf(')');
+      const ppid = Number(st.slice(close + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(d), comm: st.slice(st.indexOf('(') + 1, close) });
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** utime+stime per thread, keyed "name/tid". */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        out.set(`${st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}/${tid}`, parseProcStatTicks(st));
+      } catch { /* gone */ }
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
 const ticks = (pid: number): number => parseProcStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 const mib = (kib: number | undefined): string => (kib === undefined ? '–' : (kib / 1024).toFixed(1));
 
@@ -41,10 +70,17 @@ async function main(): Promise<number> {
   try {
     process.stderr.write(`cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s; settling ${settleSeconds} s, then ${idleSeconds} s idle\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
-    const procs: Sample[] = c.nodes.map((n) => ({ name: `agent ${n.name}`, pid: c.agentPid(n.name), ticks0: 0 }));
+    const procs: Sample[] = [];
+    for (const n of c.nodes) {
+      const pid = c.agentPid(n.name);
+      procs.push({ name: `agent ${n.name}`, pid, ticks0: 0 });
+      // the agent's helpers (its `ip monitor`) count too, as rows of their own
+      for (const ch of childrenOf(pid)) procs.push({ name: `  └ ${ch.comm} (agent ${n.name})`, pid: ch.pid, ticks0: 0 });
+    }
     const ctl = c.controllerPid;
     if (ctl) procs.push({ name: 'controller', pid: ctl, ticks0: 0 });
     const start = procs.map((p) => ({ ...p, ticks0: ticks(p.pid) }));
+    const threads0 = new Map(procs.map((p) => [p.pid, threadTicks(p.pid)]));
     const w0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const wall = Number(process.hrtime.bigint() - w0) / 1e9;
@@ -60,6 +96,12 @@ async function main(): Promise<number> {
       '|---|---|---|---|---|---|---|',
       ...rows.map((r) => `| ${r.name} | ${mib(r.rss)} | ${mib(r.hwm)} | ${mib(r.anon)} | ${mib(r.file)} | ${r.threads ?? '–'} | ${r.cpuMsPerS.toFixed(2)} |`),
     ];
+    lines.push('', 'CPU ms/s by thread (threads that used any):', '');
+    for (const p of start) {
+      const t0 = threads0.get(p.pid) ?? new Map<string, number>();
+      const busy = [...threadTicks(p.pid)].map(([k, v]) => [k, ((v - (t0.get(k) ?? 0)) / ticksPerSecond()) * 1000 / wall] as const).filter(([, v]) => v > 0);
+      if (busy.length) lines.push(`- ${p.name.trim()}: ${busy.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
     if (process.env.FP_JSON) writeFileSync(process.env.FP_JSON, JSON.stringify({ shape, idleSeconds, rows }, null, 2));
     return 0;

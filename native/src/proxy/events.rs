@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use super::relay::CloseReason;
 use super::table::Direction;
@@ -87,6 +88,8 @@ pub struct EventQueue {
     q: Mutex<Vec<Event>>,
     cap: usize,
     dropped: AtomicU64,
+    /// wakes the flusher when the queue turns non-empty, so an idle proxy has no timer running
+    ready: Notify,
 }
 
 impl EventQueue {
@@ -95,6 +98,7 @@ impl EventQueue {
             q: Mutex::new(Vec::new()),
             cap,
             dropped: AtomicU64::new(0),
+            ready: Notify::new(),
         }
     }
 
@@ -104,7 +108,12 @@ impl EventQueue {
             drop(q);
             self.count_dropped(1);
         } else {
+            let was_empty = q.is_empty();
             q.push(e);
+            drop(q);
+            if was_empty {
+                self.ready.notify_one();
+            }
         }
     }
 
@@ -124,12 +133,12 @@ impl EventQueue {
     }
 }
 
-/// Flushes the queue into the sink every `period` until the runtime shuts down.
+/// Until the runtime shuts down: waits for the first queued event, lets `period` pass so the
+/// batch fills, then flushes the queue into the sink. Nothing wakes while no event is queued.
 pub async fn flusher(queue: Arc<EventQueue>, sink: Sink, period: Duration) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        queue.ready.notified().await;
+        tokio::time::sleep(period).await;
         deliver(&queue, &sink, queue.take());
     }
 }
