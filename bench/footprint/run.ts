@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SimCluster } from '../../sim/index.js';
+import { CLI_PATH, SimCluster } from '../../sim/index.js';
 import { ticksPerSecond } from '../procstat.js';
 import { parseProcStatTicks } from '../parse.js';
 import { DEFAULT_SHAPE, footprintManifests } from './manifests.js';
@@ -55,18 +55,34 @@ function threadTicks(pid: number): Map<string, number> {
   return out;
 }
 
+/** Rss KiB per mapped file (anonymous mappings as "[anon]"), largest first, from /proc/PID/smaps. */
+function topMappings(pid: number, n: number): [string, number][] {
+  const by = new Map<string, number>();
+  let cur = '[anon]';
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(l);
+    if (head) { cur = head[1] ? path.basename(head[1]) : '[anon]'; continue; }
+    const m = /^Rss:\s+(\d+)/.exec(l);
+    if (m) by.set(cur, (by.get(cur) ?? 0) + Number(m[1]));
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
 const ticks = (pid: number): number => parseProcStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 const mib = (kib: number | undefined): string => (kib === undefined ? '–' : (kib / 1024).toFixed(1));
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) { process.stderr.write('bench:footprint needs root (network namespaces, BPF)\n'); return 1; }
   const idleSeconds = num('FP_IDLE_SECONDS', 30);
-  const settleSeconds = num('FP_SETTLE_SECONDS', 10);
+  const settleSeconds = num('FP_SETTLE_SECONDS', 20);
   const shape = { ...DEFAULT_SHAPE, podsA: num('FP_PODS', DEFAULT_SHAPE.podsA) };
   const dir = mkdtempSync(path.join(tmpdir(), 'nm-footprint-'));
   writeFileSync(path.join(dir, 'footprint.yaml'), footprintManifests(shape));
   const t0 = Date.now();
-  const c = await SimCluster.up({ manifestsDir: dir, onProgress: (m) => process.stderr.write(`${m}\n`), podReadyTimeoutMs: 120_000, agentReadyTimeoutMs: 120_000 });
+  // FP_NODE_FLAGS: V8/Node flags for the agents only (to compare settings), e.g. "--max-semi-space-size=4"
+  const flags = (process.env.FP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const agentCommand = flags.length ? ['node', ...flags, CLI_PATH, 'agent'] : undefined;
+  const c = await SimCluster.up({ manifestsDir: dir, ...(agentCommand ? { agentCommand } : {}), onProgress: (m) => process.stderr.write(`${m}\n`), podReadyTimeoutMs: 120_000, agentReadyTimeoutMs: 120_000 });
   try {
     process.stderr.write(`cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s; settling ${settleSeconds} s, then ${idleSeconds} s idle\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
@@ -90,7 +106,7 @@ async function main(): Promise<number> {
       return { name: p.name, pid: p.pid, rss: s.VmRSS, hwm: s.VmHWM, anon: s.RssAnon, file: s.RssFile, threads: s.Threads, cpuMsPerS };
     });
     const lines = [
-      `Footprint, ${shape.podsA} pods on node-a and ${shape.podsB} on node-b (${shape.apps} apps: Service + HTTPRoute + AuthorizationPolicy each), idle ${idleSeconds} s after ${settleSeconds} s settling; Node ${process.version}, ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`,
+      `Footprint${flags.length ? ` (agents with ${flags.join(' ')})` : ''}, ${shape.podsA} pods on node-a and ${shape.podsB} on node-b (${shape.apps} apps: Service + HTTPRoute + AuthorizationPolicy each), idle ${idleSeconds} s after ${settleSeconds} s settling; Node ${process.version}, ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`,
       '',
       '| process | RSS MiB | peak RSS (VmHWM) MiB | anon MiB | file MiB | threads | CPU ms/s idle |',
       '|---|---|---|---|---|---|---|',
@@ -102,6 +118,8 @@ async function main(): Promise<number> {
       const busy = [...threadTicks(p.pid)].map(([k, v]) => [k, ((v - (t0.get(k) ?? 0)) / ticksPerSecond()) * 1000 / wall] as const).filter(([, v]) => v > 0);
       if (busy.length) lines.push(`- ${p.name.trim()}: ${busy.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     }
+    const first = start[0];
+    if (first) lines.push('', `RSS of ${first.name} by mapping (top 8, MiB): ${topMappings(first.pid, 8).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`).join(', ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     if (process.env.FP_JSON) writeFileSync(process.env.FP_JSON, JSON.stringify({ shape, idleSeconds, rows }, null, 2));
     return 0;
