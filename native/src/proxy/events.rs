@@ -1,5 +1,6 @@
 //! Connection events: compact records queued by connection tasks in a bounded queue (full → drop
-//! and count), and the flusher that hands them to the sink in batches every `eventFlushMs`. The
+//! and count), and the flusher that, once an event is queued, waits `eventFlushMs` and hands the
+//! batch to the sink (idle, it sleeps on a Notify: no timer). The
 //! sink (api.rs) turns a batch into JS objects and calls a Weak, NonBlocking threadsafe function.
 
 use std::net::SocketAddrV4;
