@@ -20,6 +20,8 @@ export class NetWatch {
   #debounce: NodeJS.Timeout | undefined;
   #restart: NodeJS.Timeout | undefined;
   #closed = false;
+  /** no setpriv on this host: run ip directly */
+  #plain = false;
 
   constructor(o: NetWatchOptions) {
     this.#o = o;
@@ -33,12 +35,18 @@ export class NetWatch {
 
   #start(): void {
     if (this.#closed) return;
-    const child = spawn('ip', ['-o', 'monitor', 'link', 'address', 'route'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ipArgs = ['ip', '-o', 'monitor', 'link', 'address', 'route'];
+    // setpriv (util-linux) sets PR_SET_PDEATHSIG and execs ip: a SIGKILLed agent leaves no monitor behind
+    const argv = this.#plain ? ipArgs : ['setpriv', '--pdeathsig', 'SIGTERM', '--', ...ipArgs];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let err = '';
     child.stdout.on('data', () => this.#changed());
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-500); });
-    child.on('error', (e) => this.#died(`ip monitor could not run: ${e.message}; is iproute2 installed?`));
+    child.on('error', (e) => {
+      if (!this.#plain && (e as NodeJS.ErrnoException).code === 'ENOENT') { this.#plain = true; this.#child = undefined; this.#start(); return; }
+      this.#died(`ip monitor could not run: ${e.message}; is iproute2 installed?`);
+    });
     child.on('exit', (code, sig) => { if (this.#child === child) this.#died(`ip monitor exited (${sig ?? code}) ${err.trim()}`); });
     // whatever changed while no monitor ran is caught by one pass right after (re)start
     this.#changed();
