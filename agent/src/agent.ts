@@ -225,6 +225,8 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         trustBundle: describeBundle(identity.snapshot().bundle),
         table: { version: tableVersion },
         proxy: proxy.stats(),
+        // where the agent's memory goes (bench/footprint prints it): V8 heap, external, array buffers
+        memory: process.memoryUsage(),
         bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
       };
     },

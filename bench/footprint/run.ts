@@ -118,6 +118,13 @@ async function main(): Promise<number> {
       const busy = [...threadTicks(p.pid)].map(([k, v]) => [k, ((v - (t0.get(k) ?? 0)) / ticksPerSecond()) * 1000 / wall] as const).filter(([, v]) => v > 0);
       if (busy.length) lines.push(`- ${p.name.trim()}: ${busy.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     }
+    lines.push('');
+    for (const n of c.nodes) {
+      try {
+        const m = (JSON.parse((await c.agentGet(n.name, '/config_dump')).body) as { memory?: Record<string, number> }).memory;
+        if (m) lines.push(`- agent ${n.name} process.memoryUsage() MiB: ${Object.entries(m).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(', ')}`);
+      } catch { /* the table above stands without it */ }
+    }
     const first = start[0];
     if (first) lines.push('', `RSS of ${first.name} by mapping (top 8, MiB): ${topMappings(first.pid, 8).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`).join(', ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
