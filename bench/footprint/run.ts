@@ -81,7 +81,9 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   // FP_NODE_FLAGS: V8/Node flags for the agents only (to compare settings), e.g. "--max-semi-space-size=4"
   const flags = (process.env.FP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const agentCommand = flags.length ? ['node', ...flags, CLI_PATH, 'agent'] : undefined;
+  // FP_AGENT_ENV: environment for the agents only, e.g. "MALLOC_ARENA_MAX=2"
+  const env = (process.env.FP_AGENT_ENV ?? '').split(' ').filter(Boolean);
+  const agentCommand = flags.length || env.length ? [...(env.length ? ['env', ...env, process.execPath] : ['node']), ...flags, CLI_PATH, 'agent'] : undefined;
   const c = await SimCluster.up({ manifestsDir: dir, ...(agentCommand ? { agentCommand } : {}), onProgress: (m) => process.stderr.write(`${m}\n`), podReadyTimeoutMs: 120_000, agentReadyTimeoutMs: 120_000 });
   try {
     process.stderr.write(`cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s; settling ${settleSeconds} s, then ${idleSeconds} s idle\n`);
@@ -106,7 +108,7 @@ async function main(): Promise<number> {
       return { name: p.name, pid: p.pid, rss: s.VmRSS, hwm: s.VmHWM, anon: s.RssAnon, file: s.RssFile, threads: s.Threads, cpuMsPerS };
     });
     const lines = [
-      `Footprint${flags.length ? ` (agents with ${flags.join(' ')})` : ''}, ${shape.podsA} pods on node-a and ${shape.podsB} on node-b (${shape.apps} apps: Service + HTTPRoute + AuthorizationPolicy each), idle ${idleSeconds} s after ${settleSeconds} s settling; Node ${process.version}, ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`,
+      `Footprint${flags.length || env.length ? ` (agents with ${[...env, ...flags].join(' ')})` : ''}, ${shape.podsA} pods on node-a and ${shape.podsB} on node-b (${shape.apps} apps: Service + HTTPRoute + AuthorizationPolicy each), idle ${idleSeconds} s after ${settleSeconds} s settling; Node ${process.version}, ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`,
       '',
       '| process | RSS MiB | peak RSS (VmHWM) MiB | anon MiB | file MiB | threads | CPU ms/s idle |',
       '|---|---|---|---|---|---|---|',
