@@ -183,4 +183,44 @@ mod tests {
         assert_eq!(q.take().len(), 1);
         assert!(q.take().is_empty());
     }
+
+    /// The flusher delivers a queued event one period after it was queued, in one batch with the
+    /// events queued meanwhile, and never calls the sink while nothing is queued.
+    #[test]
+    fn flusher_wakes_only_for_events() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let q = Arc::new(EventQueue::new(16));
+            let calls = Arc::new(Mutex::new(Vec::<Vec<u64>>::new()));
+            let c2 = calls.clone();
+            let sink: Sink = Arc::new(move |b: Vec<Event>| {
+                c2.lock().unwrap().push(b.iter().map(|e| e.id).collect());
+                true
+            });
+            let period = Duration::from_millis(20);
+            tokio::spawn(flusher(q.clone(), sink, period));
+            // off any 20 ms grid: a ticking flusher would deliver at 5,020 ms
+            tokio::time::sleep(Duration::from_millis(5_003)).await;
+            assert!(calls.lock().unwrap().is_empty(), "no event, no delivery");
+            q.push(ev(1));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            q.push(ev(2));
+            tokio::time::sleep(Duration::from_millis(13)).await;
+            assert!(
+                calls.lock().unwrap().is_empty(),
+                "one period after the first event, not a tick"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(*calls.lock().unwrap(), vec![vec![1, 2]]);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(calls.lock().unwrap().len(), 1, "idle again");
+            q.push(ev(3));
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            assert_eq!(*calls.lock().unwrap(), vec![vec![1, 2], vec![3]]);
+        });
+    }
 }
