@@ -145,6 +145,8 @@ export interface RawProxy {
   routeStats(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
+  setTap(on: boolean, maxPerSecond: number): void;
+  takeTap(): { lines: string[]; dropped: number };
   close(): Promise<void>;
 }
 
@@ -299,6 +301,17 @@ export class NodeProxy {
   /** The JSON log lines the proxy queued since the last call, parsed; `dropped` counts lines lost to a full queue. */
   takeLog(): { lines: Record<string, unknown>[]; dropped: number } {
     const b = call('proxy log', () => this.#raw.takeLog());
+    return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
+  }
+  /** Turns the live tap on (each finished HTTP request's metadata queued, at most `maxPerSecond`
+   *  a second; 0 = no cap) or off. */
+  setTap(on: boolean, maxPerSecond = 0): void {
+    if (!Number.isInteger(maxPerSecond) || maxPerSecond < 0 || maxPerSecond > 1_000_000) throw new MeshError('MESH_ERR_CONFIG', `setTap: maxPerSecond must be an integer 0..1000000, got ${maxPerSecond}`);
+    call('tap', () => this.#raw.setTap(on, maxPerSecond));
+  }
+  /** The tap records queued since the last call, parsed; `dropped` counts records lost in total. */
+  takeTap(): { lines: Record<string, unknown>[]; dropped: number } {
+    const b = call('tap', () => this.#raw.takeTap());
     return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
   }
   async close(): Promise<void> {

@@ -224,6 +224,7 @@ pub fn authorize(
 async fn handle(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     let x = &c.ctx;
     let Some(log) = access_log::begin(
+        &x.shared,
         &x.shared.table(),
         x.dst,
         Direction::Inbound,

@@ -24,4 +24,5 @@ pub mod proxy;
 pub mod ratelimit;
 mod route_stats;
 pub mod table;
+pub mod tap;
 pub mod upstream;

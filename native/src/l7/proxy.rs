@@ -56,6 +56,8 @@ pub struct L7State {
     /// JSON log lines (request denials) for the agent to write; bounded, drops counted
     log: Mutex<VecDeque<String>>,
     pub log_dropped: AtomicU64,
+    /// live tap records (tap.rs)
+    pub tap: super::tap::Tap,
 }
 
 /// Log lines kept for the agent between two drains.
@@ -73,6 +75,7 @@ impl Default for L7State {
             route_stats: RouteStats::default(),
             log: Mutex::default(),
             log_dropped: AtomicU64::new(0),
+            tap: super::tap::Tap::default(),
         }
     }
 }
@@ -253,8 +256,15 @@ pub fn head_of<B>(req: &Request<B>) -> RequestHead {
 async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
     // one table snapshot per request, for the access log switch and the routing both
     let table = c.shared.table();
-    let Some(log) = access_log::begin(&table, c.src, Direction::Outbound, c.src, c.dst, &req)
-    else {
+    let Some(log) = access_log::begin(
+        &c.shared,
+        &table,
+        c.src,
+        Direction::Outbound,
+        c.src,
+        c.dst,
+        &req,
+    ) else {
         return route_and_forward(&c, table, req, &mut Served::default()).await;
     };
     let mut served = Served {
