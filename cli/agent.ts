@@ -1,6 +1,7 @@
 // `nodemesh agent`: runs the node agent until SIGTERM/SIGINT, then stops it without cleanup (pins
 // and links stay, so a restarted agent resumes with no gap). `nodemesh agent cleanup` is the
-// uninstall: it removes a node's pins, which detaches its programs and frees its maps.
+// uninstall: it removes a node's pins, which detaches its programs and frees its maps, and with
+// --routing the node's policy routing (what `nodemesh uninstall`'s cleanup DaemonSet runs).
 
 import { MeshError } from '../common/errors.js';
 import { intFlag, parseFlags, requireString } from './args.js';
@@ -54,11 +55,17 @@ export async function agentRun(argv: string[]): Promise<number> {
 
 export async function agentCleanup(argv: string[]): Promise<number> {
   const usage = usageOf(['agent', 'cleanup']);
-  const { values } = parseFlags(argv, { 'pin-dir': { type: 'string' } }, usage);
+  const { values } = parseFlags(argv, { 'pin-dir': { type: 'string' }, routing: { type: 'boolean' } }, usage);
   const pinDir = requireString(values, 'pin-dir', usage);
   if (process.getuid?.() !== 0) throw new MeshError('MESH_ERR_NOT_ROOT', 'removing BPF pins needs root; run with sudo');
   const { cleanupPins } = await import('../native/index.js');
   const n = cleanupPins(pinDir);
   process.stdout.write(`removed ${n} pin(s) under ${pinDir}\n`);
+  if (values.routing === true) {
+    // the policy routing the agent installed in this network namespace (its fwmark rule and table)
+    const { removePolicyRouting } = await import('../agent/src/capture/index.js');
+    removePolicyRouting();
+    process.stdout.write('removed the policy routing rule and table\n');
+  }
   return 0;
 }

@@ -1,5 +1,5 @@
 // `nodemesh check`: the machine's prerequisites, one line each with ok/FAIL, the MESH_ERR_* code
-// and the fix. Probes are injectable so the evaluation is unit-tested without root; exit 1 when a
+// and the fix; `--pre` (check-pre.ts) and `--dataplane` (check-dataplane.ts) check a cluster. Probes are injectable so the evaluation is unit-tested without root; exit 1 when a
 // required check fails (informational ones, like kernel TLS, never fail).
 
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MeshErrorCode } from '../common/errors.js';
 import { ADDON_PATH, BPF_OBJECT_PATH } from '../native/index.js';
-import { parseFlags } from './args.js';
+import { intFlag, parseFlags, type FlagValues } from './args.js';
+import { formatLines } from './check-lines.js';
 import { usageOf } from './commands.js';
 
 export interface Probe {
@@ -106,10 +107,46 @@ export function formatChecks(results: readonly CheckResult[]): string {
 }
 
 export async function check(argv: string[]): Promise<number> {
-  parseFlags(argv, {}, usageOf(['check']));
+  const usage = usageOf(['check']);
+  const { values } = parseFlags(argv, {
+    pre: { type: 'boolean' },
+    dataplane: { type: 'boolean' },
+    cluster: { type: 'string' },
+    'controller-admin': { type: 'string' },
+    'agent-admin-port': { type: 'string' },
+    nodes: { type: 'string' },
+    'min-validity-minutes': { type: 'string' },
+    kubectl: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+  }, usage);
+  if (values.pre === true) return checkPre(values);
+  if (values.dataplane === true || values.cluster !== undefined || values['controller-admin'] !== undefined) return checkDataPlane(values, usage);
   const results = evaluateChecks(realProbe);
   process.stdout.write(`${formatChecks(results)}\n`);
   const failed = results.filter((r) => r.required && !r.ok);
   process.stdout.write(failed.length ? `\n${failed.length} required check(s) failed\n` : '\nall required checks passed\n');
   return failed.length ? 1 : 0;
+}
+
+async function checkPre(values: FlagValues): Promise<number> {
+  const { kubeTarget, renderDeploy } = await import('./install.js');
+  const { collectPre, evaluatePre } = await import('./check-pre.js');
+  const t = kubeTarget(values);
+  const lines = evaluatePre(await collectPre(t, await renderDeploy(t, {})));
+  process.stdout.write(`${formatLines('nodemesh pre-installation checks', lines)}\n`);
+  return lines.some((l) => !l.ok) ? 1 : 0;
+}
+
+async function checkDataPlane(values: FlagValues, usage: string): Promise<number> {
+  const { collectHttp, collectSim, evaluateDataPlane } = await import('./check-dataplane.js');
+  const minutes = intFlag(values, 'min-validity-minutes', usage, { min: 0, max: 525_600 });
+  const admin = typeof values['controller-admin'] === 'string' ? values['controller-admin'] : undefined;
+  const input = admin
+    ? await collectHttp(admin, intFlag(values, 'agent-admin-port', usage, { min: 1, max: 65535 }) ?? 15020, 'nodemesh-system',
+      typeof values.nodes === 'string' ? values.nodes.split(',').filter(Boolean) : [])
+    : await collectSim(typeof values.cluster === 'string' ? values.cluster : undefined);
+  const lines = evaluateDataPlane({ ...input, ...(minutes !== undefined ? { minValidityMs: minutes * 60_000 } : {}) });
+  process.stdout.write(`${formatLines('nodemesh data-plane checks', lines)}\n`);
+  return lines.some((l) => !l.ok) ? 1 : 0;
 }

@@ -32,9 +32,21 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['check'],
-    usage: 'nodemesh check',
-    summary: 'check kernel features, tools and build artifacts; one line each with the fix',
+    usage: 'nodemesh check [--pre [--kubeconfig FILE] [--context CTX] [--kubectl PATH]] [--dataplane [--cluster ID | --controller-admin http://HOST:15014 [--nodes N1,N2] [--agent-admin-port 15020]] [--min-validity-minutes 60]]',
+    summary: 'check kernel features, tools and build artifacts; --pre: cluster prerequisites (version, RBAC, CRDs); --dataplane: agents ready, config ACKed, certificates valid. ✓/✗ with a hint, exit 1 on any ✗',
     load: async () => (await import('./check.js')).check,
+  },
+  {
+    words: ['install'],
+    usage: 'nodemesh install [--dry-run] [--image REF] [--pull-policy Always|IfNotPresent|Never] [--controller-replicas N] [--trust-domain DOMAIN] [--log-level LEVEL] [--no-example-namespace] [--kubeconfig FILE] [--context CTX] [--kubectl PATH]',
+    summary: 'render deploy/ (kustomize) with these values and apply it with kubectl (CRDs first); --dry-run prints the YAML',
+    load: async () => (await import('./install.js')).install,
+  },
+  {
+    words: ['uninstall'],
+    usage: 'nodemesh uninstall [--keep-crds] [--cleanup-timeout SECONDS] [--kubeconfig FILE] [--context CTX] [--kubectl PATH]',
+    summary: "remove nodemesh: the agents, then every node's BPF programs, links, maps, pins and policy routing (a cleanup DaemonSet), then the rest",
+    load: async () => (await import('./install.js')).uninstall,
   },
   {
     words: ['workload', 'echo'],
@@ -68,8 +80,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['agent', 'cleanup'],
-    usage: 'nodemesh agent cleanup --pin-dir DIR',
-    summary: "uninstall a node's BPF state: remove its pins (links detach, maps are freed)",
+    usage: 'nodemesh agent cleanup --pin-dir DIR [--routing]',
+    summary: "uninstall a node's BPF state: remove its pins (links detach, maps are freed); --routing also removes its policy routing",
     load: async () => (await import('./agent.js')).agentCleanup,
   },
   {

@@ -9,7 +9,7 @@ import { PORT_ADMIN, PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL, COUNTER_NAMES } f
 import { Datapath, NodeProxy, cleanupPins, type ConnEvent } from '../../native/index.js';
 import { applyUpdate, emptyConfig, type ConfigUpdate, type NodeConfig } from '../../controller/src/views/index.js';
 import { AdminServer } from './admin/index.js';
-import { CaptureReconciler, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
+import { CaptureReconciler, NetWatch, installPolicyRouting, readLocalAddrs, removePolicyRouting } from './capture/index.js';
 import { ControllerFeed, LocalFeed, type ConfigFeed } from './config/index.js';
 import { compileTable } from './decide/index.js';
 import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type CertificateSigner } from './identity/index.js';
@@ -35,7 +35,8 @@ export interface AgentOptions {
   readonly adminSocket?: string;
   readonly outboundPort?: number;
   readonly inboundPort?: number;
-  /** how often capture is re-checked even without config changes */
+  /** safety resync: how often capture is re-checked with no config or kernel change seen (default
+   *  30 s; kernel changes are seen at once through `ip monitor`, config changes through the feed) */
   readonly resyncMs?: number;
   /** the HBONE listener, default 15008 */
   readonly tunnelPort?: number;
@@ -147,7 +148,6 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
       metrics.podCaptureFailed.set({ namespace: ns ?? '', pod: pod ?? '' }, 1);
     }
     metrics.enrolled.set(view.local.filter((w) => w.enrolled).length);
-    metrics.eventsDropped.set(proxy.stats().eventsDropped);
   };
 
   /** Applies one update atomically: a throw leaves config, view and table as they were (NACK). */
@@ -183,15 +183,26 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   identity.setMesh(config.mesh);
   identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
   reconcile();
-  const resync = setInterval(() => {
-    drainProxyLog();
+  /** A kernel change (or the safety timer): new local addresses rebuild the view, else capture is
+   *  re-checked against the kernel. */
+  const resync = (): void => {
     const addrs = readLocalAddrs();
     if (addrs.join() !== view.localAddrs.join()) {
       try { apply({ version: config.version, full: false, upserts: [], removes: [] }); } catch { /* logged by apply's caller path */ }
     } else {
       reconcile();
     }
-  }, opts.resyncMs ?? 1000);
+  };
+  const netWatch = new NetWatch({
+    onChange: resync,
+    onError: (m) => log.warn({ code: 'MESH_ERR_CAPTURE' }, `${m}; capture changes are seen by the ${(opts.resyncMs ?? 30_000) / 1000} s resync until it is back`),
+  });
+  const safetyResync = setInterval(resync, opts.resyncMs ?? 30_000);
+  // the native log queue and drop counter, once a second (two cheap native calls)
+  const drainTick = setInterval(() => {
+    drainProxyLog();
+    try { metrics.eventsDropped.set(proxy.stats().eventsDropped); } catch { /* proxy closed */ }
+  }, 1000);
 
   // controller mode: counters, pod state and tap records to the controller (stat, tap, check, UI)
   const startedAtMs = Date.now();
@@ -240,6 +251,8 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         trustBundle: describeBundle(identity.snapshot().bundle),
         table: { version: tableVersion },
         proxy: proxy.stats(),
+        // where the agent's memory goes (bench/footprint prints it): V8 heap, external, array buffers
+        memory: process.memoryUsage(),
         report: report?.status() ?? null,
         bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
       };
@@ -254,7 +267,9 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     async stop(o = {}) {
       if (stopped) return;
       stopped = true;
-      clearInterval(resync);
+      clearInterval(safetyResync);
+      clearInterval(drainTick);
+      netWatch.close();
       report?.close();
       feed.close();
       identity.close();

@@ -3,3 +3,4 @@ export { CaptureReconciler, readLocalAddrs, type CaptureStatus, type PodCaptureS
 export { planCapture, type CaptureOp, type Desired, type KernelState } from './plan.js';
 export { parseNetDev, parseRoutes, routeInterface, ipToU32 } from './netinfo.js';
 export { installPolicyRouting, removePolicyRouting } from './routing.js';
+export { NetWatch, type NetWatchOptions } from './netwatch.js';

@@ -5,9 +5,9 @@
 
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { MeshError } from '../../../common/errors.js';
-import { loadKubeConfig, type KubeConnectOptions } from '../sources/kube/index.js';
+import { clientNode, loadKubeConfig, type KubeConnectOptions } from '../sources/kube/index.js';
 import { MeshCA, type CaMaterial, type MeshCaOptions } from './authority.js';
 import { joinPem, splitPem } from './x509.js';
 
@@ -111,7 +111,7 @@ export class SecretCaStore implements CaStore {
   }
 
   get #client(): CoreV1Api {
-    this.#api ??= this.#o.api ?? loadKubeConfig(this.#o).makeApiClient(CoreV1Api);
+    this.#api ??= this.#o.api ?? loadKubeConfig(this.#o).makeApiClient(clientNode().CoreV1Api);
     return this.#api;
   }
 

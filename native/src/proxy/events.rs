@@ -1,11 +1,13 @@
 //! Connection events: compact records queued by connection tasks in a bounded queue (full → drop
-//! and count), and the flusher that hands them to the sink in batches every `eventFlushMs`. The
+//! and count), and the flusher that, once an event is queued, waits `eventFlushMs` and hands the
+//! batch to the sink (idle, it sleeps on a Notify: no timer). The
 //! sink (api.rs) turns a batch into JS objects and calls a Weak, NonBlocking threadsafe function.
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use super::relay::CloseReason;
 use super::table::Direction;
@@ -87,6 +89,8 @@ pub struct EventQueue {
     q: Mutex<Vec<Event>>,
     cap: usize,
     dropped: AtomicU64,
+    /// wakes the flusher when the queue turns non-empty, so an idle proxy has no timer running
+    ready: Notify,
 }
 
 impl EventQueue {
@@ -95,6 +99,7 @@ impl EventQueue {
             q: Mutex::new(Vec::new()),
             cap,
             dropped: AtomicU64::new(0),
+            ready: Notify::new(),
         }
     }
 
@@ -104,7 +109,12 @@ impl EventQueue {
             drop(q);
             self.count_dropped(1);
         } else {
+            let was_empty = q.is_empty();
             q.push(e);
+            drop(q);
+            if was_empty {
+                self.ready.notify_one();
+            }
         }
     }
 
@@ -124,12 +134,12 @@ impl EventQueue {
     }
 }
 
-/// Flushes the queue into the sink every `period` until the runtime shuts down.
+/// Until the runtime shuts down: waits for the first queued event, lets `period` pass so the
+/// batch fills, then flushes the queue into the sink. Nothing wakes while no event is queued.
 pub async fn flusher(queue: Arc<EventQueue>, sink: Sink, period: Duration) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        queue.ready.notified().await;
+        tokio::time::sleep(period).await;
         deliver(&queue, &sink, queue.take());
     }
 }
@@ -172,5 +182,45 @@ mod tests {
         q.push(ev(9));
         assert_eq!(q.take().len(), 1);
         assert!(q.take().is_empty());
+    }
+
+    /// The flusher delivers a queued event one period after it was queued, in one batch with the
+    /// events queued meanwhile, and never calls the sink while nothing is queued.
+    #[test]
+    fn flusher_wakes_only_for_events() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let q = Arc::new(EventQueue::new(16));
+            let calls = Arc::new(Mutex::new(Vec::<Vec<u64>>::new()));
+            let c2 = calls.clone();
+            let sink: Sink = Arc::new(move |b: Vec<Event>| {
+                c2.lock().unwrap().push(b.iter().map(|e| e.id).collect());
+                true
+            });
+            let period = Duration::from_millis(20);
+            tokio::spawn(flusher(q.clone(), sink, period));
+            // off any 20 ms grid: a ticking flusher would deliver at 5,020 ms
+            tokio::time::sleep(Duration::from_millis(5_003)).await;
+            assert!(calls.lock().unwrap().is_empty(), "no event, no delivery");
+            q.push(ev(1));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            q.push(ev(2));
+            tokio::time::sleep(Duration::from_millis(13)).await;
+            assert!(
+                calls.lock().unwrap().is_empty(),
+                "one period after the first event, not a tick"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(*calls.lock().unwrap(), vec![vec![1, 2]]);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(calls.lock().unwrap().len(), 1, "idle again");
+            q.push(ev(3));
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            assert_eq!(*calls.lock().unwrap(), vec![vec![1, 2], vec![3]]);
+        });
     }
 }
