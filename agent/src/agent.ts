@@ -215,7 +215,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         golden: (() => { try { return JSON.parse(proxy.goldenMetrics()) as GoldenSnapshot; } catch { return undefined; } })(),
         tcp: { opened: await values('tcp_open_total'), closed: await values('tcp_close_total'), open: await values('tcp_open_connections'), read: await values('tcp_read_bytes_total'), written: await values('tcp_write_bytes_total') },
         authz: { tcpAllow: await values('inbound_tcp_authz_allow_total'), tcpDeny: await values('inbound_tcp_authz_deny_total'), httpAllow: await values('inbound_http_authz_allow_total'), httpDeny: await values('inbound_http_authz_deny_total') },
-        view, capture: reconciler.status, identities: identity.status() ?? [], configVersion: config.version, ...(lastReject ? { configError: lastReject } : {}),
+        view, capture: reconciler.status, identities: identity.states(), configVersion: config.version, ...(lastReject ? { configError: lastReject } : {}),
       }),
       view: () => view,
       setTap: (on, max) => proxy.setTap(on, max),
