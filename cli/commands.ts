@@ -38,7 +38,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['workload', 'echo'],
-    usage: 'nodemesh workload echo [--http PORT] [--h2c PORT] [--grpc PORT] [--tcp PORT] [--name SERVICE] [--version V] [--fail-rate 0..1 | --fail-every N] [--fail-status CODE]',
+    usage: 'nodemesh workload echo [--http PORT] [--h2c PORT] [--grpc PORT] [--tcp PORT] [--name SERVICE] [--version V] [--fail-rate 0..1 | --fail-every N] [--fail-status CODE] [--otlp http://HOST:PORT]',
     summary: 'test server: HTTP/1.1 (+WebSocket) and h2c answer what they saw as JSON (?status=, ?delay=, ?body-delay=, x-echo-set-header), gRPC echo with health and reflection, TCP echoes',
     load: async () => (await import('./workload.js')).workloadEcho,
   },

@@ -131,6 +131,13 @@ export interface RouteStat {
   readonly mirrorSent: number; readonly mirrorFailed: number; readonly mirrorSkipped: number;
 }
 
+/** A finished span of the node proxy (native/src/l7/trace.rs; agent/src/tracing SpanRecord). */
+export interface SpanRecordJson {
+  readonly traceId: string; readonly spanId: string; readonly parentSpanId?: string | null;
+  readonly kind: 'client' | 'server'; readonly name: string; readonly startNs: string; readonly endNs: string;
+  readonly error: boolean; readonly attributes: Readonly<Record<string, string | number | boolean>>;
+}
+
 export interface RawProxy {
   setTable(tableJson: string): number;
   evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict;
@@ -145,6 +152,8 @@ export interface RawProxy {
   routeStats(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
+  /** up to `max` finished spans (JSON array, native/src/l7/trace.rs) and the queue's totals */
+  takeSpans(max: number): { spans: string; dropped: number; recorded: number; queued: number };
   close(): Promise<void>;
 }
 
@@ -300,6 +309,12 @@ export class NodeProxy {
   takeLog(): { lines: Record<string, unknown>[]; dropped: number } {
     const b = call('proxy log', () => this.#raw.takeLog());
     return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
+  }
+  /** Takes up to `max` finished spans (oldest first); `dropped` counts spans lost to a full queue, in total. */
+  takeSpans(max: number): { spans: SpanRecordJson[]; dropped: number; recorded: number; queued: number } {
+    if (!Number.isInteger(max) || max < 1) throw new MeshError('MESH_ERR_INVALID_ARG', `takeSpans: max ${max} must be a positive integer`);
+    const b = call('proxy spans', () => this.#raw.takeSpans(max));
+    return { ...b, spans: JSON.parse(b.spans) as SpanRecordJson[] };
   }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }

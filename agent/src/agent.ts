@@ -16,6 +16,7 @@ import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type Certific
 import { preflight } from './preflight.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
 import { AgentMetrics, createLogger, registerGoldenMetrics, registerRouteStats, type Logger } from './telemetry/index.js';
+import { SpanExporter } from './tracing/index.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -131,6 +132,9 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     logDropped = b.dropped;
   };
 
+  // spans leave through the mesh's collector, drained on the resync timer (never per request)
+  const spans = new SpanExporter({ node: opts.nodeName, take: (max) => proxy.takeSpans(max), registry: metrics.registry, log });
+
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {
     const before = reconciler.status;
@@ -164,6 +168,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     lastReject = undefined;
     identity.setMesh(config.mesh);
     identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
+    spans.setCollector(config.mesh?.traceCollector);
     if (u.full) identity.retryNow();
     reconcile();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
@@ -178,8 +183,10 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   identity.setMesh(config.mesh);
   identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
   reconcile();
+  spans.setCollector(config.mesh?.traceCollector);
   const resync = setInterval(() => {
     drainProxyLog();
+    void spans.tick();
     const addrs = readLocalAddrs();
     if (addrs.join() !== view.localAddrs.join()) {
       try { apply({ version: config.version, full: false, upserts: [], removes: [] }); } catch { /* logged by apply's caller path */ }

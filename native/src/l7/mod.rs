@@ -24,4 +24,6 @@ pub mod proxy;
 pub mod ratelimit;
 mod route_stats;
 pub mod table;
+mod trace;
+pub mod trace_context;
 pub mod upstream;

@@ -50,6 +50,21 @@ impl Proxy {
         })
     }
 
+    /// Takes up to `max` finished spans (oldest first); the rest stay queued for the next call.
+    #[napi]
+    pub fn take_spans(&self, max: u32) -> Result<SpanBatch> {
+        guard("takeSpans", || {
+            let q = &self.open("takeSpans")?.shared.l7.spans;
+            let spans = q.take_json(max as usize);
+            Ok(SpanBatch {
+                spans,
+                dropped: q.dropped.load(std::sync::atomic::Ordering::Relaxed) as f64,
+                recorded: q.recorded.load(std::sync::atomic::Ordering::Relaxed) as f64,
+                queued: q.len() as f64,
+            })
+        })
+    }
+
     /// Takes the JSON log lines queued since the last call, and how many were dropped in total.
     #[napi]
     pub fn take_log(&self) -> Result<LogBatch> {
@@ -61,6 +76,15 @@ impl Proxy {
             })
         })
     }
+}
+
+/// `SpanBatch` of native/index.ts: finished spans (JSON array, trace.rs) and the queue's totals.
+#[napi(object)]
+pub struct SpanBatch {
+    pub spans: String,
+    pub dropped: f64,
+    pub recorded: f64,
+    pub queued: f64,
 }
 
 /// `LogBatch` of native/index.ts.
