@@ -14,6 +14,7 @@ import { ROOT } from '../../native/index.js';
 import { manifestDir, metricSum, rootGate, sleep, waitFor } from './helpers.js';
 
 const JAEGER_BIN = path.join(ROOT, 'build', 'tools', 'bin', 'jaeger');
+const GRPCURL = path.join(ROOT, 'build', 'tools', 'bin', 'grpcurl');
 const skip = rootGate() || (existsSync(JAEGER_BIN) ? false : `needs ${JAEGER_BIN}: run bash scripts/build-tools.sh jaeger`);
 const API = '10.96.14.10';
 const JAEGER_IP = '10.200.3.10';
@@ -62,11 +63,17 @@ describe('tracing through Jaeger', { skip, timeout: 600_000 }, () => {
     });
   }
 
+  /** Waits until trace `id` has `n` spans in Jaeger; returns them. */
+  async function spansOf(id: string, n: number): Promise<Seen[]> {
+    let spans: Seen[] = [];
+    await waitFor(`${n} spans of trace ${id} in Jaeger`, async () => (spans = (await trace(id)) ?? []).length >= n, 20_000, 250);
+    assert.equal(spans.length, n, JSON.stringify(spans.map((s) => [s.service, s.span.operationName])));
+    return spans;
+  }
+
   /** Waits for the three spans of a trace and checks that they nest; returns [client, server, app]. */
   async function threeSpans(id: string, rootParent: string | undefined): Promise<[Seen, Seen, Seen]> {
-    let spans: Seen[] = [];
-    await waitFor(`3 spans of trace ${id} in Jaeger`, async () => (spans = (await trace(id)) ?? []).length >= 3, 20_000, 250);
-    assert.equal(spans.length, 3, JSON.stringify(spans.map((s) => [s.service, s.span.operationName])));
+    const spans = await spansOf(id, 3);
     const client = spans.find((s) => s.tags['span.kind'] === 'client' && s.service === 'nodemesh-proxy');
     const server = spans.find((s) => s.tags['span.kind'] === 'server' && s.service === 'nodemesh-proxy');
     const app = spans.find((s) => s.service === 'api');
@@ -130,6 +137,23 @@ describe('tracing through Jaeger', { skip, timeout: 600_000 }, () => {
     const r = await get('traced/client', '/b3-multi', { 'x-b3-traceid': t, 'x-b3-spanid': p, 'x-b3-sampled': '1' });
     const [, server] = await threeSpans(t, p);
     assert.equal(r.seen['x-b3-spanid'], server.span.spanID);
+  });
+
+  test('gRPC: the status from the trailers is on both proxy spans', { skip: existsSync(GRPCURL) ? false : `needs ${GRPCURL}` }, async () => {
+    const [t, p] = [hex(16), hex(8)];
+    const r = await c.exec('traced/client', [GRPCURL, '-plaintext', '-max-time', '10', '-H', `traceparent: 00-${t}-${p}-01`,
+      '-d', '{"message":"x","code":5}', `${API}:90`, 'nodemesh.echo.v1.Echo/Fail'], { timeoutMs: 30_000 });
+    assert.match(r.stdout + r.stderr, /NotFound/);
+    // grpcurl asks reflection first, with the same metadata: two calls, two spans each
+    const spans = (await spansOf(t, 4)).filter((s) => s.tags['url.path'] === '/nodemesh.echo.v1.Echo/Fail');
+    const client = spans.find((s) => s.tags['span.kind'] === 'client')!;
+    const server = spans.find((s) => s.tags['span.kind'] === 'server')!;
+    assert.equal(spans.length, 2, JSON.stringify(spans));
+    assert.equal(client.parent, p);
+    assert.equal(server.parent, client.span.spanID);
+    for (const s of [client, server]) {
+      assert.deepEqual([s.tags['rpc.grpc.status_code'], s.tags['http.response.status_code'], s.tags['url.path'], s.tags.error], [5, 200, '/nodemesh.echo.v1.Echo/Fail', true], JSON.stringify(s.tags));
+    }
   });
 
   test('an unsampled parent (-00) and a 0 % namespace record nothing at any hop', async () => {

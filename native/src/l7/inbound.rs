@@ -241,7 +241,7 @@ async fn handle(c: Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
         access_log::finish(&x.shared, log, &r, &served);
     }
     if let Some(a) = span {
-        trace::finish(&x.shared.l7.spans, a, &r, &served, x.src, x.dst);
+        return trace::finish(&x.shared, a, r, &served, x.src, x.dst);
     }
     r
 }

@@ -277,7 +277,7 @@ async fn handle(c: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Body> {
                 .map(|p| p.identity.clone())
                 .or_else(|| table.local_identity(*ep.0.ip()));
         }
-        trace::finish(&c.shared.l7.spans, a, &r, &served, c.src, c.dst);
+        return trace::finish(&c.shared, a, r, &served, c.src, c.dst);
     }
     r
 }

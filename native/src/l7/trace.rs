@@ -5,11 +5,16 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use serde_json::{json, Map, Value};
 
 use super::access_log::Served;
@@ -17,6 +22,8 @@ use super::observe::grpc_status;
 use super::proxy::{authority_of, ERROR_HEADER};
 use super::trace_context::{extract, hex, inject, new_span_id, new_trace_id, sampled};
 use super::trace_context::{SpanId, TraceId};
+use super::upstream::{Body, BoxError};
+use crate::proxy::engine::Shared;
 use crate::proxy::table::Table;
 
 /// Spans kept between two drains by the agent; past that new spans are dropped and counted.
@@ -154,18 +161,19 @@ pub fn begin<B>(table: &Table, pod: Ipv4Addr, kind: Kind, req: &mut Request<B>) 
     })
 }
 
-/// Queues the span of a request that got `resp` (`src`: the client, `dst`: the original
-/// destination outbound, the local pod inbound).
-pub fn finish<B>(
-    queue: &SpanQueue,
+/// Makes the span of a request that got `resp` (`src`: the client, `dst`: the original
+/// destination outbound, the local pod inbound) and returns the response with its body wrapped:
+/// the span is queued when the body ends (its trailers may carry the gRPC status), fails or is
+/// dropped.
+pub fn finish(
+    shared: &Arc<Shared>,
     a: Active,
-    resp: &Response<B>,
+    resp: Response<Body>,
     s: &Served,
     src: SocketAddrV4,
     dst: SocketAddrV4,
-) {
+) -> Response<Body> {
     let status = resp.status().as_u16();
-    let grpc = grpc_status(resp.headers());
     let code = resp
         .headers()
         .get(ERROR_HEADER)
@@ -184,9 +192,6 @@ pub fn finish<B>(
     put("url.scheme", json!("http"));
     put("network.protocol.version", json!(a.version));
     put("http.response.status_code", json!(status));
-    if let Some(g) = grpc {
-        put("rpc.grpc.status_code", json!(g));
-    }
     put("client.address", json!(src.ip().to_string()));
     let peer = match a.kind {
         Kind::Client => {
@@ -228,18 +233,99 @@ pub fn finish<B>(
         (Kind::Client, Some(b)) => b.to_string(),
         _ => host,
     };
-    let end_ns = a
-        .start_ns
-        .saturating_add(u64::try_from(a.start.elapsed().as_nanos()).unwrap_or(u64::MAX));
-    queue.push(Span {
+    let span = Span {
         trace_id: a.trace_id,
         span_id: a.span_id,
         parent: a.parent,
         kind: a.kind,
         name: format!("{} {target}", a.method),
         start_ns: a.start_ns,
-        end_ns,
-        error: status >= 500 || grpc.is_some_and(|g| g != 0) || !code.is_empty(),
+        end_ns: 0,
+        error: status >= 500 || !code.is_empty(),
         attrs: m,
-    });
+    };
+    let grpc = grpc_status(resp.headers());
+    let (parts, body) = resp.into_parts();
+    let mut t = Traced {
+        inner: body,
+        pending: Some((span, a.start, shared.clone())),
+        grpc,
+    };
+    if t.inner.is_end_stream() {
+        t.record();
+    }
+    Response::from_parts(parts, BodyExt::boxed(t))
 }
+
+/// A response body whose span is queued once it ends.
+struct Traced {
+    inner: Body,
+    pending: Option<(Span, Instant, Arc<Shared>)>,
+    grpc: Option<u32>,
+}
+
+impl Traced {
+    fn record(&mut self) {
+        let Some((mut span, start, shared)) = self.pending.take() else {
+            return;
+        };
+        span.end_ns = span
+            .start_ns
+            .saturating_add(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        if let Some(g) = self.grpc {
+            span.attrs
+                .insert("rpc.grpc.status_code".to_string(), json!(g));
+            span.error |= g != 0;
+        }
+        shared.l7.spans.push(span);
+    }
+}
+
+impl HttpBody for Traced {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(Some(Ok(f))) => {
+                if let Some(g) = f.trailers_ref().and_then(grpc_status) {
+                    self.grpc = Some(g);
+                }
+                if self.inner.is_end_stream() {
+                    self.record();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(p) = self.pending.as_mut() {
+                    p.0.error = true;
+                }
+                self.record();
+            }
+            Poll::Ready(None) => self.record(),
+            Poll::Pending => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+#[cfg(test)]
+#[path = "trace_tests.rs"]
+mod tests;
