@@ -131,12 +131,8 @@ export interface RouteStat {
   readonly mirrorSent: number; readonly mirrorFailed: number; readonly mirrorSkipped: number;
 }
 
-/** A finished span of the node proxy (native/src/l7/trace.rs; agent/src/tracing SpanRecord). */
-export interface SpanRecordJson {
-  readonly traceId: string; readonly spanId: string; readonly parentSpanId?: string | null;
-  readonly kind: 'client' | 'server'; readonly name: string; readonly startNs: string; readonly endNs: string;
-  readonly error: boolean; readonly attributes: Readonly<Record<string, string | number | boolean>>;
-}
+/** Finished spans as one OTLP ExportTraceServiceRequest (native/src/l7/trace_otlp.rs) and the queue's totals. */
+export interface SpanBatchRaw { readonly body: Buffer; readonly count: number; readonly dropped: number; readonly recorded: number; readonly queued: number }
 
 export interface RawProxy {
   setTable(tableJson: string): number;
@@ -152,8 +148,8 @@ export interface RawProxy {
   routeStats(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
-  /** up to `max` finished spans (JSON array, native/src/l7/trace.rs) and the queue's totals */
-  takeSpans(max: number): { spans: string; dropped: number; recorded: number; queued: number };
+  /** up to `max` finished spans, OTLP-encoded under the resource attributes (JSON object) */
+  takeSpans(max: number, resourceJson: string): SpanBatchRaw;
   close(): Promise<void>;
 }
 
@@ -164,6 +160,8 @@ interface RawBinding {
   nativeVersion(): string;
   /** native route() of an HTTP table (TableHttp JSON) for a request head (RequestHead JSON): the RouteResult JSON */
   routeEvaluate(tableJson: string, dstIp: string, dstPort: number, headJson: string, u: number, clientNamespace?: string): string;
+  /** test hook: span records (agent/src/tracing SpanRecord JSON) encoded by the proxy's OTLP encoder */
+  otlpEncodeTest(spansJson: string, resourceJson: string): Buffer;
   /** test hook: panics inside a guarded call; must surface as MESH_ERR_NATIVE_PANIC */
   testPanic(): void;
 }
@@ -310,15 +308,22 @@ export class NodeProxy {
     const b = call('proxy log', () => this.#raw.takeLog());
     return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
   }
-  /** Takes up to `max` finished spans (oldest first); `dropped` counts spans lost to a full queue, in total. */
-  takeSpans(max: number): { spans: SpanRecordJson[]; dropped: number; recorded: number; queued: number } {
+  /** Takes up to `max` finished spans (oldest first) as one OTLP ExportTraceServiceRequest with
+   *  `resource` as its resource attributes; `dropped` counts spans lost to a full queue, in total. */
+  takeSpans(max: number, resource: Readonly<Record<string, string>>): SpanBatchRaw {
     if (!Number.isInteger(max) || max < 1) throw new MeshError('MESH_ERR_INVALID_ARG', `takeSpans: max ${max} must be a positive integer`);
-    const b = call('proxy spans', () => this.#raw.takeSpans(max));
-    return { ...b, spans: JSON.parse(b.spans) as SpanRecordJson[] };
+    return call('proxy spans', () => this.#raw.takeSpans(max, JSON.stringify(resource)));
   }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }
+}
+
+/** The proxy's own OTLP encoder (native/src/l7/trace_otlp.rs) on span records, for tests that
+ *  decode its output (test/unit/tracing). */
+export function otlpEncode(spans: readonly unknown[], resource: Readonly<Record<string, string>>): Buffer {
+  const b = loadBinding();
+  return call('otlpEncode', () => b.otlpEncodeTest(JSON.stringify(spans), JSON.stringify(resource)));
 }
 
 export function nativeVersion(): string { return call('version', () => loadBinding().nativeVersion()); }

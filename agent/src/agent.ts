@@ -133,7 +133,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   };
 
   // spans leave through the mesh's collector, drained on the resync timer (never per request)
-  const spans = new SpanExporter({ node: opts.nodeName, take: (max) => proxy.takeSpans(max), registry: metrics.registry, log });
+  const spans = new SpanExporter({ node: opts.nodeName, take: (max, resource) => proxy.takeSpans(max, resource), registry: metrics.registry, log });
 
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {

@@ -1,15 +1,17 @@
-// The agent's span exporter: on a timer it drains the node proxy's bounded span queue and sends
-// the batch to the mesh's collector over OTLP/HTTP with a timeout. At most one export is in flight;
+// The agent's span exporter: on a timer it drains the node proxy's bounded span queue (encoded as
+// OTLP natively, no JavaScript per span) and sends it to the mesh's collector with a timeout. At most one export is in flight;
 // while one is, nothing is drained (the native queue drops and counts), so a slow or dead
 // collector costs neither traffic nor memory. Counts exported, dropped and failed exports.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../telemetry/index.js';
-import { encodeTraces, postTraces, type SpanRecord, type SpanSource } from './otlp.js';
+import { postTraces } from './otlp.js';
 
-/** What the node proxy's takeSpans() answers (native/index.ts). */
+/** What the node proxy's takeSpans() answers (native/index.ts): the spans already encoded. */
 export interface SpanBatch {
-  readonly spans: readonly SpanRecord[];
+  /** one OTLP ExportTraceServiceRequest holding `count` spans */
+  readonly body: Uint8Array;
+  readonly count: number;
   /** spans dropped by the full native queue, in total */
   readonly dropped: number;
   /** spans still queued after this take */
@@ -18,8 +20,8 @@ export interface SpanBatch {
 
 export interface SpanExporterOptions {
   readonly node: string;
-  /** takes up to `max` queued spans */
-  readonly take: (max: number) => SpanBatch;
+  /** takes up to `max` queued spans, encoded under `resource` */
+  readonly take: (max: number, resource: Readonly<Record<string, string>>) => SpanBatch;
   readonly registry: Registry;
   readonly log: Logger;
   /** per export, default 2000 ms */
@@ -38,11 +40,11 @@ export class SpanExporter {
   readonly #dropped: Counter<'reason'>;
   readonly #failures: Counter;
   readonly #queued: Gauge;
-  readonly #source: SpanSource;
+  readonly #resource: Readonly<Record<string, string>>;
 
   constructor(o: SpanExporterOptions) {
     this.#o = o;
-    this.#source = { resource: { 'service.name': 'nodemesh-proxy', 'k8s.node.name': o.node, 'service.instance.id': o.node }, scope: 'nodemesh' };
+    this.#resource = { 'service.name': 'nodemesh-proxy', 'k8s.node.name': o.node, 'service.instance.id': o.node };
     const registers = [o.registry];
     this.#exported = new Counter({ name: 'nodemesh_trace_spans_exported_total', help: 'Spans the collector accepted', registers });
     this.#dropped = new Counter({ name: 'nodemesh_trace_spans_dropped_total', help: 'Spans lost: queue_full (the native queue was full), export_failed (the collector refused or did not answer), no_collector', labelNames: ['reason'], registers });
@@ -60,20 +62,19 @@ export class SpanExporter {
   tick(): Promise<void> {
     if (this.#inFlight) return Promise.resolve();
     let b: SpanBatch;
-    try { b = this.#o.take(this.#o.maxBatch ?? 2048); } catch { return Promise.resolve(); }
+    try { b = this.#o.take(this.#o.maxBatch ?? 2048, this.#resource); } catch { return Promise.resolve(); }
     if (b.dropped > this.#nativeDropped) this.#dropped.inc({ reason: 'queue_full' }, b.dropped - this.#nativeDropped);
     this.#nativeDropped = b.dropped;
     this.#queued.set(b.queued);
-    if (b.spans.length === 0) return Promise.resolve();
+    if (b.count === 0) return Promise.resolve();
     const collector = this.#collector;
+    const n = b.count;
     if (!collector) {
-      this.#dropped.inc({ reason: 'no_collector' }, b.spans.length);
+      this.#dropped.inc({ reason: 'no_collector' }, n);
       return Promise.resolve();
     }
-    const n = b.spans.length;
-    const body = encodeTraces(this.#source, b.spans);
     this.#inFlight = true;
-    return postTraces(collector, body, this.#o.timeoutMs ?? 2000).then(() => {
+    return postTraces(collector, b.body, this.#o.timeoutMs ?? 2000).then(() => {
       this.#exported.inc(n);
       if (this.#failing) this.#o.log.info({ collector }, 'tracing: the collector accepts spans again');
       this.#failing = false;

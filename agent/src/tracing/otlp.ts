@@ -43,6 +43,14 @@ function load(): { req: protobuf.Type; res: protobuf.Type } {
 }
 
 const KIND = { server: 2, client: 3 } as const;
+const LONG = protobuf.util.Long as unknown as { fromString(s: string, unsigned: boolean): unknown };
+const NS = /^[0-9]{1,20}$/;
+
+/** A decimal nanosecond count as the exact 64-bit value protobufjs writes. */
+function u64(ns: string): unknown {
+  if (!NS.test(ns)) throw new MeshError('MESH_ERR_INVALID_ARG', `span time "${ns}" is not a decimal count of nanoseconds`);
+  return LONG.fromString(ns, true);
+}
 const HEX = /^[0-9a-f]+$/;
 
 function hexBytes(h: string, len: number, what: string): Buffer {
@@ -53,7 +61,7 @@ function hexBytes(h: string, len: number, what: string): Buffer {
 function anyValue(v: string | number | boolean): Record<string, unknown> {
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'boolean') return { boolValue: v };
-  return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
+  return Number.isSafeInteger(v) ? { intValue: v } : { doubleValue: v };
 }
 
 const attrs = (o: Readonly<Record<string, string | number | boolean>>): Record<string, unknown>[] =>
@@ -73,16 +81,17 @@ export function encodeTraces(src: SpanSource, spans: readonly SpanRecord[]): Uin
           ...(s.parentSpanId ? { parentSpanId: hexBytes(s.parentSpanId, 8, 'parentSpanId') } : {}),
           name: s.name,
           kind: KIND[s.kind],
-          // decimal strings: fromObject reads them into 64-bit values exactly
-          startTimeUnixNano: s.startNs,
-          endTimeUnixNano: s.endNs,
+          startTimeUnixNano: u64(s.startNs),
+          endTimeUnixNano: u64(s.endNs),
           attributes: attrs(s.attributes),
           status: { code: s.error ? 2 : 0 },
         })),
       }],
     }],
   };
-  return req.encode(req.fromObject(msg)).finish();
+  // the message is built in its wire types already: encode() without fromObject()'s conversion
+  // pass, which costs several times the encoding itself
+  return req.encode(msg).finish();
 }
 
 /** Decodes an ExportTraceServiceRequest back into records (tests; what a collector would read). */

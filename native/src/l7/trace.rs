@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use super::access_log::Served;
 use super::observe::grpc_status;
 use super::proxy::{authority_of, ERROR_HEADER};
-use super::trace_context::{extract, hex, inject, new_span_id, new_trace_id, sampled};
+use super::trace_context::{extract, hex_bytes, inject, new_span_id, new_trace_id, sampled};
 use super::trace_context::{SpanId, TraceId};
 use super::upstream::{Body, BoxError};
 use crate::proxy::engine::Shared;
@@ -39,32 +39,42 @@ pub enum Kind {
 #[derive(Clone, Copy, Debug)]
 pub struct PeerEndpoint(pub SocketAddrV4);
 
-/// One finished span, as queued.
+/// One finished span, as queued (encoded by trace_otlp.rs).
 pub struct Span {
-    trace_id: TraceId,
-    span_id: SpanId,
-    parent: Option<SpanId>,
-    kind: Kind,
-    name: String,
-    start_ns: u64,
-    end_ns: u64,
-    error: bool,
-    attrs: Map<String, Value>,
+    pub(super) trace_id: TraceId,
+    pub(super) span_id: SpanId,
+    pub(super) parent: Option<SpanId>,
+    pub(super) kind: Kind,
+    pub(super) name: String,
+    pub(super) start_ns: u64,
+    pub(super) end_ns: u64,
+    pub(super) error: bool,
+    pub(super) attrs: Map<String, Value>,
 }
 
 impl Span {
-    fn to_json(&self) -> Value {
-        json!({
-            "traceId": hex(&self.trace_id),
-            "spanId": hex(&self.span_id),
-            "parentSpanId": self.parent.map(|p| hex(&p)),
-            "kind": if self.kind == Kind::Client { "client" } else { "server" },
-            "name": self.name,
-            // nanoseconds do not fit a JavaScript number
-            "startNs": self.start_ns.to_string(),
-            "endNs": self.end_ns.to_string(),
-            "error": self.error,
-            "attributes": self.attrs,
+    /// A span from the JSON record shape of agent/src/tracing/otlp.ts `SpanRecord` (the encoder's
+    /// test hook); None when a field is missing or malformed.
+    pub fn from_json(v: &Value) -> Option<Span> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        let parent = match v.get("parentSpanId") {
+            None | Some(Value::Null) => None,
+            Some(p) => Some(hex_bytes(p.as_str()?)?),
+        };
+        Some(Span {
+            trace_id: hex_bytes(s("traceId")?)?,
+            span_id: hex_bytes(s("spanId")?)?,
+            parent,
+            kind: match s("kind")? {
+                "client" => Kind::Client,
+                "server" => Kind::Server,
+                _ => return None,
+            },
+            name: s("name")?.to_string(),
+            start_ns: s("startNs")?.parse().ok()?,
+            end_ns: s("endNs")?.parse().ok()?,
+            error: v.get("error")?.as_bool()?,
+            attrs: v.get("attributes")?.as_object()?.clone(),
         })
     }
 }
@@ -89,14 +99,15 @@ impl SpanQueue {
         }
     }
 
-    /// Takes up to `max` queued spans as a JSON array.
-    pub fn take_json(&self, max: usize) -> String {
-        let batch: Vec<Span> = {
-            let mut q = self.q.lock().unwrap_or_else(|p| p.into_inner());
-            let n = q.len().min(max);
-            q.drain(..n).collect()
-        };
-        Value::Array(batch.iter().map(Span::to_json).collect()).to_string()
+    /// Takes up to `max` queued spans, oldest first.
+    pub fn take(&self, max: usize) -> Vec<Span> {
+        let mut q = self.q.lock().unwrap_or_else(|p| p.into_inner());
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn len(&self) -> usize {

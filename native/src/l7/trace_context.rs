@@ -35,7 +35,7 @@ fn hex_nibble(c: u8) -> Option<u8> {
 }
 
 /// `N` bytes from exactly `2N` hex digits; None when malformed or all zero (invalid ids).
-fn hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
+pub(super) fn hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
     let b = s.as_bytes();
     if b.len() != 2 * N {
         return None;

@@ -3,6 +3,7 @@
 //! the JSON the agent reads; `http.trace` field errors.
 
 use super::*;
+use crate::l7::trace_context::hex;
 use http::HeaderValue;
 
 const TABLE: &str = r#"{"version": 1, "localAddrs": ["10.200.1.1"], "workloads": [
@@ -96,22 +97,39 @@ fn the_queue_is_bounded_and_counts_what_it_drops() {
     assert_eq!(q.len(), SPAN_QUEUE);
     assert_eq!(q.dropped.load(Ordering::Relaxed), 10);
     assert_eq!(q.recorded.load(Ordering::Relaxed), SPAN_QUEUE as u64 + 10);
-    let first: Value = serde_json::from_str(&q.take_json(2)).unwrap();
-    assert_eq!(first.as_array().unwrap().len(), 2);
+    let first = q.take(2);
+    assert_eq!(first.len(), 2);
     assert_eq!(q.len(), SPAN_QUEUE - 2, "the rest stays for the next drain");
-    let s = &first[0];
-    assert_eq!(s["traceId"], "01010101010101010101010101010101");
-    assert_eq!(s["spanId"], "0101010101010101");
-    assert_eq!(s["parentSpanId"], Value::Null);
-    assert_eq!(s["kind"], "client");
     assert_eq!(
-        s["startNs"], "1765000000123456789",
-        "nanoseconds as a string, exact"
+        (first[0].trace_id, first[1].trace_id),
+        ([1; 16], [2; 16]),
+        "oldest first"
     );
     // room again after a drain
-    q.take_json(usize::MAX);
+    q.take(usize::MAX);
     q.push(span(1));
     assert_eq!((q.len(), q.dropped.load(Ordering::Relaxed)), (1, 10));
+}
+
+#[test]
+fn span_records_parse_or_are_refused() {
+    let ok = json!({"traceId": T, "spanId": P, "parentSpanId": null, "kind": "server", "name": "GET x",
+        "startNs": "1765000000123456789", "endNs": "1765000000223456789", "error": true, "attributes": {"a": 1}});
+    let s = Span::from_json(&ok).expect("valid");
+    assert_eq!(
+        (s.start_ns, s.kind, s.error, s.parent),
+        (1_765_000_000_123_456_789, Kind::Server, true, None)
+    );
+    for (k, bad) in [
+        ("traceId", json!("00")),
+        ("kind", json!("internal")),
+        ("startNs", json!(12)),
+        ("attributes", json!([])),
+    ] {
+        let mut v = ok.clone();
+        v[k] = bad;
+        assert!(Span::from_json(&v).is_none(), "{k}");
+    }
 }
 
 #[test]

@@ -2,10 +2,13 @@
 //! metrics, the per-policy HTTP authorization counts and the queued JSON log lines (request
 //! denials). Nothing here runs per request.
 
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use super::Proxy;
 use crate::errors::{guard, Result};
+use crate::l7::api::resource_of;
+use crate::l7::trace_otlp;
 
 #[napi]
 impl Proxy {
@@ -50,14 +53,17 @@ impl Proxy {
         })
     }
 
-    /// Takes up to `max` finished spans (oldest first); the rest stay queued for the next call.
+    /// Takes up to `max` finished spans (oldest first) encoded as OTLP under `resourceJson` (an
+    /// object of string attributes); the rest stay queued for the next call.
     #[napi]
-    pub fn take_spans(&self, max: u32) -> Result<SpanBatch> {
+    pub fn take_spans(&self, max: u32, resource_json: String) -> Result<SpanBatch> {
         guard("takeSpans", || {
             let q = &self.open("takeSpans")?.shared.l7.spans;
-            let spans = q.take_json(max as usize);
+            let resource = resource_of(&resource_json)?;
+            let spans = q.take(max as usize);
             Ok(SpanBatch {
-                spans,
+                body: trace_otlp::encode(&resource, "nodemesh", &spans).into(),
+                count: spans.len() as u32,
                 dropped: q.dropped.load(std::sync::atomic::Ordering::Relaxed) as f64,
                 recorded: q.recorded.load(std::sync::atomic::Ordering::Relaxed) as f64,
                 queued: q.len() as f64,
@@ -78,10 +84,12 @@ impl Proxy {
     }
 }
 
-/// `SpanBatch` of native/index.ts: finished spans (JSON array, trace.rs) and the queue's totals.
+/// `SpanBatch` of native/index.ts: finished spans as one OTLP ExportTraceServiceRequest
+/// (trace_otlp.rs), how many, and the queue's totals.
 #[napi(object)]
 pub struct SpanBatch {
-    pub spans: String,
+    pub body: Buffer,
+    pub count: u32,
     pub dropped: f64,
     pub recorded: f64,
     pub queued: f64,

@@ -10,7 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import pino from 'pino';
-import { SpanExporter, decodeTraces, encodeTraces, type SpanBatch, type SpanRecord } from '../../../agent/src/tracing/index.js';
+import { SpanExporter, decodeTraces, encodeTraces, type SpanRecord } from '../../../agent/src/tracing/index.js';
+import { otlpEncode } from '../../../native/index.js';
 import { sampledParent } from '../../../cli/workload-trace.js';
 
 const span = (i: number, over: Partial<SpanRecord> = {}): SpanRecord => ({
@@ -30,6 +31,22 @@ test('encode → decode gives back every field, nanoseconds exact', () => {
     const { parentSpanId, ...r } = s;
     return parentSpanId ? { ...r, parentSpanId } : r;
   }));
+});
+
+test("the proxy's native encoder: what it writes decodes to the records it was given", () => {
+  const spans = [0, 1, 2, 3].map((i) => span(i, i === 2 ? { attributes: { 'rpc.grpc.status_code': 5, big: 2 ** 40, neg: -3, ok: false, s: 'ü' } } : {}));
+  const resource = { 'service.name': 'nodemesh-proxy', 'k8s.node.name': 'node-b' };
+  const [back, ...rest] = decodeTraces(otlpEncode(spans, resource));
+  assert.equal(rest.length, 0);
+  assert.deepEqual(back!.resource, resource);
+  assert.equal(back!.scope, 'nodemesh');
+  const want = spans.map((s) => {
+    const { parentSpanId, ...r } = s;
+    return parentSpanId ? { ...r, parentSpanId } : r;
+  });
+  assert.deepEqual(back!.spans, want);
+  // and the two encoders agree on what a reader sees
+  assert.deepEqual(decodeTraces(encodeTraces({ resource, scope: 'nodemesh' }, spans)), decodeTraces(otlpEncode(spans, resource)));
 });
 
 test('ids that are not lowercase hex of the right length are refused with MESH_ERR_INVALID_ARG', () => {
@@ -67,12 +84,18 @@ async function collector(status: number): Promise<Collector> {
   return { url, bodies, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
 
-function rig(batches: SpanBatch[]): { exporter: SpanExporter; registry: Registry; takes: number[] } {
+interface Queued { spans: SpanRecord[]; dropped: number; queued: number }
+/** The exporter with a queue that hands out `batches`, encoded by the proxy's own encoder. */
+function rig(batches: Queued[]): { exporter: SpanExporter; registry: Registry; takes: number[] } {
   const registry = new Registry();
   const takes: number[] = [];
   const exporter = new SpanExporter({
     node: 'node-a', registry, log: pino({ level: 'silent' }), timeoutMs: 300,
-    take: (max) => { takes.push(max); return batches.shift() ?? { spans: [], dropped: 0, queued: 0 }; },
+    take: (max, resource) => {
+      takes.push(max);
+      const b = batches.shift() ?? { spans: [], dropped: 0, queued: 0 };
+      return { body: otlpEncode(b.spans, resource), count: b.spans.length, dropped: b.dropped, queued: b.queued };
+    },
   });
   return { exporter, registry, takes };
 }
