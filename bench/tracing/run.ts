@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   try {
     const pids = ['node-a', 'node-b'].map((n) => c.node(n).agentPid!);
+    process.stdout.write(`agents: node-a pid ${pids[0]}, node-b pid ${pids[1]} (cluster ${c.clusterId})\n`);
     const exported = async (): Promise<number> => {
       let n = 0;
       for (const node of ['node-a', 'node-b']) n += metricSum((await c.agentGet(node, '/metrics')).body, 'nodemesh_trace_spans_exported_total', {});
