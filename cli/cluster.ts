@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { MeshError } from '../common/errors.js';
-import { SimCluster, childEnv, downAll, exitCode, findRunningCluster, netnsExists, netnsPath, resolveArgv, type ClusterStatus } from '../sim/index.js';
+import { PROMETHEUS_IP, PROMETHEUS_PORT, SimCluster, childEnv, downAll, exitCode, findRunningCluster, netnsExists, netnsPath, resolveArgv, type ClusterStatus } from '../sim/index.js';
 import { parseFlags, requireString, splitCommand, usageError } from './args.js';
 import { usageOf } from './commands.js';
 
@@ -27,13 +27,15 @@ export function describeCluster(st: ClusterStatus): string {
 
 export async function clusterUp(argv: string[]): Promise<number> {
   const usage = usageOf(['cluster', 'up']);
-  const { values } = parseFlags(argv, { manifests: { type: 'string' }, status: { type: 'string' }, 'no-agents': { type: 'boolean' } }, usage);
+  const { values } = parseFlags(argv, { manifests: { type: 'string' }, status: { type: 'string' }, 'no-agents': { type: 'boolean' }, prometheus: { type: 'boolean' } }, usage);
+  if (values.prometheus === true && values['no-agents'] === true) throw usageError('--prometheus scrapes the agents and the controller; drop --no-agents', usage);
   const manifestsDir = requireString(values, 'manifests', usage);
   const statusFile = typeof values.status === 'string' ? values.status : undefined;
   const t0 = Date.now();
   const c = await SimCluster.up({
     manifestsDir,
     agents: values['no-agents'] !== true,
+    prometheus: values.prometheus === true,
     onProgress: (m) => say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${m}`),
   });
   // From here on SIGINT/SIGTERM mean "tear down and exit 0", not "abort".
@@ -44,6 +46,7 @@ export async function clusterUp(argv: string[]): Promise<number> {
   const first = st.pods[0]?.key ?? 'NAMESPACE/POD';
   say(`exec into a pod:  nodemesh cluster exec ${first} -- ip addr`);
   say(`agent metrics:    nodemesh cluster exec --node ${st.nodes[0]?.name ?? 'NODE'} -- curl -s localhost:15020/metrics`);
+  if (st.prometheus) say(`prometheus:       nodemesh cluster exec --node ${st.nodes[0]?.name ?? 'NODE'} -- curl -s '${PROMETHEUS_IP}:${PROMETHEUS_PORT}/api/v1/query?query=nodemesh_route:response_success:ratio_rate1m'`);
   say('the cluster stays up until Ctrl-C (SIGINT) or SIGTERM');
   const sig = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -14,7 +14,7 @@ export interface Command {
 export const COMMANDS: readonly Command[] = [
   {
     words: ['cluster', 'up'],
-    usage: 'nodemesh cluster up --manifests DIR [--status FILE] [--no-agents]',
+    usage: 'nodemesh cluster up --manifests DIR [--status FILE] [--no-agents] [--prometheus]',
     summary: 'build a simulated cluster (network namespaces) from manifests, run it until Ctrl-C, then tear it down',
     load: async () => (await import('./cluster.js')).clusterUp,
   },
@@ -62,8 +62,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['controller'],
-    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN] [--default-inbound-policy all-unauthenticated|all-authenticated|cluster-authenticated|deny] [--trace-collector HOST:PORT] [--ca-dir DIR | --ca-secret NS/NAME [--ca-generate]] [--cert-ttl 24h] [--ca-rotate] [--ca-remove-old-anchors]',
-    summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014',
+    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN] [--default-inbound-policy all-unauthenticated|all-authenticated|cluster-authenticated|deny] [--trace-collector HOST:PORT] [--ca-dir DIR | --ca-secret NS/NAME [--ca-generate]] [--cert-ttl 24h] [--ca-rotate] [--ca-remove-old-anchors] [--ui-port PORT|-1] [--ui-socket PATH] [--user-tokens FILE]',
+    summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014, web UI and insight API on 8084',
     load: async () => (await import('./controller.js')).controllerRun,
   },
   {
@@ -83,6 +83,30 @@ export const COMMANDS: readonly Command[] = [
     usage: 'nodemesh identity show (--node NODE [--cluster ID] | --admin http://HOST:15020) [-o json]',
     summary: "list a node's workload identities: SPIFFE ID, certificate serial, expiry, state (never keys)",
     load: async () => (await import('./identity.js')).identityShow,
+  },
+  {
+    words: ['stat'],
+    usage: 'nodemesh stat [workload|service|route] [NAME] [-n NAMESPACE] [--from NS/WORKLOAD] [--window 30s] [-o json] [--cluster ID | --controller http://HOST:8084 [--token T]]',
+    summary: 'golden metrics per workload, Service or route over a window: success rate, RPS, p50/p95/p99 latency, TCP connections and bytes',
+    load: async () => (await import('./insight.js')).statCmd,
+  },
+  {
+    words: ['tap'],
+    usage: 'nodemesh tap NAMESPACE[/WORKLOAD] [--method M] [--path PREFIX] [--max-rps N] [--count N] [--duration 10s] [-o json] [--cluster ID | --controller URL [--token T]]',
+    summary: 'live stream of request metadata (method, authority, path, status, latency, identities; never bodies) from or to a workload',
+    load: async () => (await import('./insight.js')).tapCmd,
+  },
+  {
+    words: ['explain'],
+    usage: 'nodemesh explain NAMESPACE/POD [DESTINATION:PORT] [--method M] [--path P] [--header "N: v"]... [-o json] [--cluster ID | --controller URL [--token T]]',
+    summary: 'why a pod is or is not meshed; with a destination (IP, NS/POD or NS/SERVICE with :PORT), the path, route, backend and policy a connection gets',
+    load: async () => (await import('./insight.js')).explainCmd,
+  },
+  {
+    words: ['dashboard'],
+    usage: 'nodemesh dashboard [--port 8084] [--cluster ID]',
+    summary: "open the controller's web UI of the running simulated cluster on http://127.0.0.1:PORT (a port-forward) until Ctrl-C",
+    load: async () => (await import('./insight.js')).dashboardCmd,
   },
   {
     words: ['demo'],

@@ -26,12 +26,16 @@ export async function controllerRun(argv: string[]): Promise<number> {
     'cert-ttl': { type: 'string' },
     'ca-rotate': { type: 'boolean' },
     'ca-remove-old-anchors': { type: 'boolean' },
+    'ui-port': { type: 'string' },
+    'ui-socket': { type: 'string' },
+    'user-tokens': { type: 'string' },
   }, usage);
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const inCluster = values['in-cluster'] === true;
   if (!str('manifests') && !str('kubeconfig') && !inCluster) throw new MeshError('MESH_ERR_USAGE', `give --manifests DIR, --kubeconfig FILE or --in-cluster\nusage: ${usage}`);
   const grpcPort = intFlag(values, 'grpc-port', usage, { min: 0, max: 65535 });
   const adminPort = intFlag(values, 'admin-port', usage, { min: 0, max: 65535 });
+  const uiPort = intFlag(values, 'ui-port', usage, { min: -1, max: 65535 });
   const certTtlMs = str('cert-ttl') !== undefined ? durationMs(str('cert-ttl')!, 'cert-ttl', usage) : undefined;
   const policy = str('default-inbound-policy');
   const POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
@@ -71,7 +75,13 @@ export async function controllerRun(argv: string[]): Promise<number> {
       ...(values['ca-rotate'] === true ? { caRotate: true } : {}),
       ...(values['ca-remove-old-anchors'] === true ? { caRemoveOldAnchors: true } : {}),
     });
+    // the web UI and insight API (stat, tap, explain, check): TCP 8084 (-1: off) and a unix socket
+    const { DashboardServer, readUserTokens } = await import('../dashboard/index.js');
+    const ui = new DashboardServer({ source: handle, ...(str('user-tokens') ? { users: readUserTokens(str('user-tokens')!) } : {}) });
+    if ((uiPort ?? 8084) >= 0) await ui.listenTcp(uiPort ?? 8084);
+    if (str('ui-socket')) await ui.listenUnix(str('ui-socket')!);
     if (!signalled) await new Promise<void>((resolve) => { wake = resolve; });
+    await ui.close();
     await handle.stop();
     setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     return 0;

@@ -211,8 +211,12 @@ export function goldenSummary(text: string): string[] {
     const m = { direction: 'outbound', route_name: route };
     const req = requestsByBackend(text, route);
     if (Object.keys(req).length === 0) continue;
-    const p50 = histogramQuantile(text, 'response_latency_ms', m, 0.5);
-    const p99 = histogramQuantile(text, 'response_latency_ms', m, 0.99);
+    const ms = (q: number): number | undefined => {
+      const s = histogramQuantile(text, 'response_latency_seconds', m, q);
+      return s === undefined ? undefined : Number((s * 1000).toPrecision(12));
+    };
+    const p50 = ms(0.5);
+    const p99 = ms(0.99);
     lines.push(`${route.padEnd(18)} request_total ${Object.entries(req).map(([b, n]) => `${b}=${n}`).join(' ')}`);
     lines.push(`${''.padEnd(18)} response_total ${Object.entries(responsesByStatus(text, route)).map(([s, n]) => `${s}=${n}`).join(' ')}   latency p50 ≤ ${p50} ms, p99 ≤ ${p99} ms`);
   }

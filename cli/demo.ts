@@ -32,11 +32,26 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface Echo { status: number; body: { pod?: string; node?: string; client?: { address?: string } } }
 
+/** Waits until every node's agent has reported to the controller (stat and explain read those). */
+async function waitReports(runDir: string, since: number): Promise<void> {
+  const { unixGet } = await import('../sim/index.js');
+  const sock = path.join(runDir, 'controller', 'ui.sock');
+  for (let i = 0; i < 150; i++) {
+    try {
+      const r = await unixGet(sock, '/api/nodes', 2000);
+      const nodes = (JSON.parse(r.body) as { nodes: { connected: boolean; reportAgeMs: number | null; pods: number }[] }).nodes;
+      if (nodes.length > 0 && nodes.every((x) => x.connected && x.reportAgeMs !== null && x.reportAgeMs <= Date.now() - since && x.pods > 0)) return;
+    } catch { /* not yet */ }
+    await sleep(200);
+  }
+  throw new MeshError('MESH_ERR_DEMO', 'the agents did not report to the controller within 30 s (see the agent logs)');
+}
+
 export async function demo(argv: string[]): Promise<number> {
   const usage = usageOf(['demo']);
   const { values } = parseFlags(argv, { manifests: { type: 'string' } }, usage);
   const dir = typeof values.manifests === 'string' ? values.manifests : path.join(ROOT, 'examples', 'demo');
-  const total = 8;
+  const total = 9;
   let n = 0;
   let stepName = '';
   const step = (what: string): void => { n++; stepName = what; out(`\n[${n}/${total}] ${what}`); };
@@ -141,11 +156,28 @@ export async function demo(argv: string[]): Promise<number> {
     out(`      tcp_open_total: node-a ${before.a} → ${after.a}, node-b ${before.b} → ${after.b} ${after.a === before.a && after.b === before.b ? '(not captured ✓)' : '✗'}`);
     if (after.a !== before.a || after.b !== before.b) throw new MeshError('MESH_ERR_DEMO', 'a connection between unmeshed pods was captured by an agent');
 
+    step('what the mesh says about it: nodemesh stat and nodemesh explain (the controller, from the agents\' reports)');
+    await waitReports(c.runDir, Date.now());
+    const { statCmd, explainCmd } = await import('./insight.js');
+    out('      $ nodemesh stat -n shop');
+    await statCmd(['-n', 'shop', '--window', '1m', '--cluster', c.clusterId]);
+    out('      $ nodemesh explain legacy/client');
+    await explainCmd(['legacy/client', '--cluster', c.clusterId]);
+    out('      $ nodemesh explain shop/intruder shop/server-b:8080');
+    await explainCmd(['shop/intruder', 'shop/server-b:8080', '--cluster', c.clusterId]);
+
     step('tear down');
     const r = await c.down();
     c = undefined;
     out(`      removed ${r.netns.length} network namespaces and ${r.pinDirs.length} BPF pin dirs`);
     out('\ndemo passed');
+    out(`
+where to look next (keep a cluster up: npx nodemesh cluster up --manifests examples/demo, then in another shell):
+  npx nodemesh stat -n shop                      success rate, RPS, latency, TCP per workload (also: stat route, stat service)
+  npx nodemesh tap shop/server                   live requests to and from a workload (method, path, status, identities)
+  npx nodemesh explain shop/client shop/server:80   which path, route and policy a connection gets, and why
+  npx nodemesh dashboard                         the web UI: service graph, workloads, tap → http://127.0.0.1:8084/
+  npx nodemesh demo traffic                      the L7 demo: canary, header routing, retries, golden metrics`);
     return 0;
   } catch (e) {
     const err = toMeshError(e, 'MESH_ERR_DEMO', `step ${n} (${stepName})`);

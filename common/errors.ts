@@ -67,6 +67,10 @@ export const ERROR_CODES = {
   MESH_ERR_FUZZ: 'a bounded cargo fuzz run found a crash, or could not run (no nightly toolchain or cargo-fuzz)',
   MESH_ERR_TRACE_EXPORT: 'an OTLP span export to the trace collector failed or timed out; those spans were dropped and counted (traffic is never held for it)',
   MESH_ERR_LOG_DROPPED: 'the node proxy produced log lines faster than the agent wrote them; the excess was dropped and counted',
+  MESH_ERR_PROTOCOL: 'a telemetry report from an agent was malformed; that report was dropped, the stream stays',
+  MESH_ERR_TAP_FORBIDDEN: 'a tap, stat or explain request named a namespace the caller\'s credentials may not see',
+  MESH_ERR_TAP_SLOW: 'a tap client stopped reading; it was cut off so the controller\'s memory does not grow',
+  MESH_ERR_NOT_FOUND: 'the pod, workload or node named is not known to the controller',
 } as const;
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;

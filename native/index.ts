@@ -150,6 +150,8 @@ export interface RawProxy {
   takeLog(): { lines: string[]; dropped: number };
   /** up to `max` finished spans, OTLP-encoded under the resource attributes (JSON object) */
   takeSpans(max: number, resourceJson: string): SpanBatchRaw;
+  setTap(on: boolean, maxPerSecond: number): void;
+  takeTap(): { lines: string[]; dropped: number };
   close(): Promise<void>;
 }
 
@@ -313,6 +315,17 @@ export class NodeProxy {
   takeSpans(max: number, resource: Readonly<Record<string, string>>): SpanBatchRaw {
     if (!Number.isInteger(max) || max < 1) throw new MeshError('MESH_ERR_INVALID_ARG', `takeSpans: max ${max} must be a positive integer`);
     return call('proxy spans', () => this.#raw.takeSpans(max, JSON.stringify(resource)));
+  }
+  /** Turns the live tap on (each finished HTTP request's metadata queued, at most `maxPerSecond`
+   *  a second; 0 = no cap) or off. */
+  setTap(on: boolean, maxPerSecond = 0): void {
+    if (!Number.isInteger(maxPerSecond) || maxPerSecond < 0 || maxPerSecond > 1_000_000) throw new MeshError('MESH_ERR_CONFIG', `setTap: maxPerSecond must be an integer 0..1000000, got ${maxPerSecond}`);
+    call('tap', () => this.#raw.setTap(on, maxPerSecond));
+  }
+  /** The tap records queued since the last call, parsed; `dropped` counts records lost in total. */
+  takeTap(): { lines: Record<string, unknown>[]; dropped: number } {
+    const b = call('tap', () => this.#raw.takeTap());
+    return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
   }
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }

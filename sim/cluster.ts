@@ -11,7 +11,7 @@ import { MeshError, toMeshError } from '../common/errors.js';
 import { formatProblem } from '../controller/src/model/index.js';
 import { ManifestSource, type ManifestSnapshot } from '../controller/src/sources/index.js';
 import { startAgent, unixGet, unixRequest, type AgentStartOptions, type HttpResult } from './agents.js';
-import { CONTROLLER_GRPC_PORT, CONTROLLER_IP, VipAllocator, controllerPaths, issueTokens, startController } from './controller.js';
+import { CONTROLLER_ADMIN_PORT, CONTROLLER_GRPC_PORT, CONTROLLER_IP, VipAllocator, controllerPaths, issueTokens, startController } from './controller.js';
 import { ipBatch, listNetns, sameProcess, signal, sleep, startTime } from './exec.js';
 import { guard, guardSignals, unguard } from './guard.js';
 import { buildNodes, buildPods, deleteNetns, killNetnsProcesses, planNetns, teardownNetnsSync } from './netns.js';
@@ -21,6 +21,7 @@ import { collect, execInNetns, killSync, spawnInNetns, stopProcess, type ExecRes
 import { renderManifestDir } from './render.js';
 import { stateDir, writeStatus, type ClusterStatus, type NodeStatus, type PodStatusRecord, type ProcRef } from './state.js';
 import { removePins, type DownReport } from './teardown.js';
+import { PROMETHEUS_IP, prometheusGet, prometheusPaths, startPrometheus, writeTargets, type PrometheusOptions, type PromResult } from './prometheus.js';
 
 function ownerRef(): ProcRef {
   const t = startTime(process.pid);
@@ -52,6 +53,8 @@ export interface UpOptions {
   readonly controller?: boolean;
   /** extra flags for the controller (e.g. ["--cert-ttl", "1m"]), kept for restarts */
   readonly controllerArgs?: readonly string[];
+  /** run Debian's prometheus in the fabric netns scraping the controller and agents (sim/prometheus.ts) */
+  readonly prometheus?: boolean | PrometheusOptions;
 }
 
 export type NodeInfo = Readonly<NodeStatus> & { readonly index: number; readonly agentPid?: number };
@@ -164,6 +167,7 @@ export class SimCluster {
       writeStatus(this.#status);
       this.#check();
     }
+    if (this.#opts.prometheus) await this.#startPrometheus(this.#opts.prometheus === true ? {} : this.#opts.prometheus);
     await this.#startPods(plan.pods);
     this.#status.phase = 'running';
     writeStatus(this.#status);
@@ -186,6 +190,30 @@ export class SimCluster {
       ...(this.#opts.agentCommand ? { command: this.#opts.agentCommand } : {}),
       ...(this.#withController ? { controller: { address: `${CONTROLLER_IP}:${CONTROLLER_GRPC_PORT}`, tokenFile: cp.tokenFile, stateDir: cp.stateDir } } : {}),
     };
+  }
+
+  async #startPrometheus(o: PrometheusOptions): Promise<void> {
+    const pp = prometheusPaths(this.runDir);
+    writeTargets(pp, this.#status.nodes, this.#status.controller ? `${CONTROLLER_IP}:${CONTROLLER_ADMIN_PORT}` : undefined);
+    await ipBatch(this.#plan.fabricNetns, [`addr add ${PROMETHEUS_IP}/24 dev ${this.#plan.bridge}`]);
+    this.#progress(`starting prometheus at ${PROMETHEUS_IP}:9090 (fabric netns ${this.#plan.fabricNetns})`);
+    this.#status.prometheus = await startPrometheus(this.#plan.fabricNetns, pp, this.clusterId, o);
+    writeStatus(this.#status);
+    this.#check();
+  }
+
+  /** GET on the cluster's Prometheus HTTP API (e.g. /api/v1/query?query=up). */
+  prometheusGet(urlPath: string, timeoutMs?: number): Promise<PromResult> {
+    if (!this.#status.prometheus) throw new MeshError('MESH_ERR_CLUSTER', `cluster ${this.clusterId} runs no Prometheus; start it with SimCluster.up({ prometheus: true }) or "cluster up --prometheus"`);
+    return prometheusGet(this.#plan.fabricNetns, urlPath, timeoutMs);
+  }
+
+  /** Stops the cluster's Prometheus (the mesh does not depend on it). */
+  async stopPrometheus(): Promise<void> {
+    if (!this.#status.prometheus) return;
+    await stopProcess(this.#status.prometheus, 'SIGTERM', 10_000);
+    delete this.#status.prometheus;
+    writeStatus(this.#status);
   }
 
   /** Throws if a teardown started meanwhile (a signal), so the build stops early. */
@@ -256,6 +284,7 @@ export class SimCluster {
       this.#status.pods.sort((a, b) => (a.key < b.key ? -1 : 1));
     }
     this.#render();
+    if (this.#status.prometheus) writeTargets(prometheusPaths(this.runDir), this.#status.nodes, this.#status.controller ? `${CONTROLLER_IP}:${CONTROLLER_ADMIN_PORT}` : undefined);
     writeStatus(this.#status);
     if (added.length) {
       say(`pod(s) ${added.map((p) => `${p.key} (${p.ip})`).join(', ')} added`);
@@ -385,7 +414,7 @@ export class SimCluster {
     await Promise.race([this.#queue.catch(() => undefined), sleep(2000)]);
     try { writeStatus(this.#status); } catch { /* state dir gone */ }
     const alive = (r: ProcRef | undefined): r is ProcRef => r !== undefined && sameProcess(r.pid, r.startTime);
-    const agents = [...this.#status.nodes.map((n) => n.agent), this.#status.controller].filter(alive);
+    const agents = [...this.#status.nodes.map((n) => n.agent), this.#status.controller, this.#status.prometheus].filter(alive);
     const pods = this.#status.pods.map((p) => p.proc).filter(alive);
     await Promise.all(agents.map((r) => stopProcess(r, 'SIGTERM', 5000)));
     for (const ch of this.#children) if (ch.pid) signal(ch.pid, 'SIGKILL');
@@ -413,6 +442,7 @@ export class SimCluster {
   teardownSync(): void {
     for (const n of this.#status.nodes) killSync(n.agent);
     killSync(this.#status.controller);
+    killSync(this.#status.prometheus);
     for (const p of this.#status.pods) killSync(p.proc);
     for (const ch of this.#children) if (ch.pid) signal(ch.pid, 'SIGKILL');
     const prefix = `nm-${this.clusterId}-`;

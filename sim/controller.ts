@@ -18,6 +18,8 @@ export const CONTROLLER_ADMIN_PORT = 15014;
 export interface ControllerPaths {
   readonly dir: string;
   readonly adminSocket: string;
+  /** the web UI and insight API (stat, tap, explain) */
+  readonly uiSocket: string;
   readonly tokensFile: string;
   readonly log: string;
   /** the mesh CA (ca.crt, tls.crt, tls.key), generated on the first start, kept across restarts */
@@ -31,6 +33,7 @@ export function controllerPaths(runDir: string): ControllerPaths {
   return {
     dir,
     adminSocket: path.join(dir, 'admin.sock'),
+    uiSocket: path.join(dir, 'ui.sock'),
     tokensFile: path.join(dir, 'node-tokens.json'),
     log: path.join(runDir, 'logs', 'controller.log'),
     caDir: path.join(dir, 'ca'),
@@ -54,7 +57,7 @@ export function issueTokens(p: ControllerPaths, nodes: readonly string[]): void 
 /** Starts the controller in the fabric netns and waits for its /ready. */
 export async function startController(fabricNetns: string, p: ControllerPaths, renderedDir: string, extraArgs: readonly string[] = [], timeoutMs = 30_000): Promise<ProcRef> {
   mkdirSync(p.dir, { recursive: true });
-  const argv = ['nodemesh', 'controller', '--manifests', renderedDir, '--node-tokens', p.tokensFile, '--admin-socket', p.adminSocket, '--grpc-port', String(CONTROLLER_GRPC_PORT), '--admin-port', String(CONTROLLER_ADMIN_PORT), '--ca-dir', p.caDir, ...extraArgs];
+  const argv = ['nodemesh', 'controller', '--manifests', renderedDir, '--node-tokens', p.tokensFile, '--admin-socket', p.adminSocket, '--grpc-port', String(CONTROLLER_GRPC_PORT), '--admin-port', String(CONTROLLER_ADMIN_PORT), '--ca-dir', p.caDir, '--ui-socket', p.uiSocket, ...extraArgs];
   const child = spawnInNetns(fabricNetns, argv, { log: p.log, env: {} });
   child.on('error', () => undefined);
   const ref = procRef(child);

@@ -11,3 +11,4 @@ export { unixGet, type HttpResult } from './agents.js';
 export { netnsPath, netnsExists } from './netns.js';
 export { startTime } from './exec.js';
 export { startLinkCapture, type LinkCapture } from './pcap.js';
+export { PROMETHEUS_IP, PROMETHEUS_PORT, RULES_FILE, prometheusConfig, targetGroups, type PrometheusOptions, type PromResult } from './prometheus.js';

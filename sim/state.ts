@@ -58,6 +58,8 @@ export interface ClusterStatus {
   pods: PodStatusRecord[];
   /** the controller process, when the cluster runs one */
   controller?: ProcRef;
+  /** the cluster's Prometheus (UpOptions.prometheus) */
+  prometheus?: ProcRef;
 }
 
 export function writeStatus(st: ClusterStatus): void {

@@ -46,6 +46,7 @@ export async function downAll(opts: { clusterId?: string } = {}): Promise<DownRe
   for (const st of statuses) {
     for (const n of st.nodes) if (n.agent) refs.push(n.agent);
     if (st.controller) refs.push(st.controller);
+    if (st.prometheus) refs.push(st.prometheus);
     for (const p of st.pods) if (p.proc) refs.push(p.proc);
   }
   let processes = 0;

@@ -14,8 +14,9 @@ import { ControllerFeed, LocalFeed, type ConfigFeed } from './config/index.js';
 import { compileTable } from './decide/index.js';
 import { GrpcSigner, IdentityManager, LocalSigner, describeBundle, type CertificateSigner } from './identity/index.js';
 import { preflight } from './preflight.js';
+import { ReportClient, buildSnapshot, type MetricValues } from './report/index.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
-import { AgentMetrics, createLogger, registerGoldenMetrics, registerRouteStats, type Logger } from './telemetry/index.js';
+import { AgentMetrics, createLogger, registerGoldenMetrics, registerRouteStats, type GoldenSnapshot, type Logger } from './telemetry/index.js';
 import { SpanExporter } from './tracing/index.js';
 
 export interface AgentOptions {
@@ -62,7 +63,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
 
 /** The config feed and who signs this node's workload certificates: the controller (its CA over
  *  gRPC) or, standalone, a local CA whose bundle the local feed carries. */
-async function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConfig): Promise<{ feed: ConfigFeed; signer: CertificateSigner }> {
+async function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConfig): Promise<{ feed: ConfigFeed; signer: CertificateSigner; token?: string }> {
   const stateDir = opts.stateDir ?? `/var/lib/nodemesh/${opts.nodeName}`;
   if (opts.controller) {
     const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
@@ -70,6 +71,7 @@ async function makeFeed(opts: AgentOptions, log: Logger, current: () => NodeConf
     return {
       feed: new ControllerFeed({ address: opts.controller, node: opts.nodeName, token, stateDir, current, log }),
       signer: new GrpcSigner({ address: opts.controller, node: opts.nodeName, token }),
+      token,
     };
   }
   if (opts.manifestsDir) {
@@ -171,10 +173,13 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     spans.setCollector(config.mesh?.traceCollector);
     if (u.full) identity.retryNow();
     reconcile();
+    reporter.current?.nudge();
     log.info({ version: u.version, full: u.full, enrolled: view.local.filter((w) => w.enrolled).map((w) => w.key), table: tableVersion }, 'applied config');
   };
 
-  const { feed, signer } = await makeFeed(opts, log, () => config);
+  const { feed, signer, token } = await makeFeed(opts, log, () => config);
+  // set once the proxy and identity exist; apply() (which may run first) nudges it when present
+  const reporter: { current?: ReportClient } = {};
   const identity: IdentityManager = new IdentityManager({ signer, log, registry: metrics.registry });
   identity.onChange((snap) => {
     try { proxy.setCertificates(snap); } catch (e) { log.error({ code: (e as { code?: string }).code ?? 'MESH_ERR_CERT' }, `certificates not installed, previous ones stay: ${(e as Error).message}`); }
@@ -194,6 +199,27 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
       reconcile();
     }
   }, opts.resyncMs ?? 1000);
+
+  // controller mode: counters, pod state and tap records to the controller (stat, tap, check, UI)
+  const startedAtMs = Date.now();
+  const values = async (name: string): Promise<MetricValues | undefined> => metrics.registry.getSingleMetric(name)?.get() as Promise<MetricValues> | undefined;
+  const report = opts.controller && token ? new ReportClient({
+    address: opts.controller, node: opts.nodeName, token, log,
+    sources: {
+      snapshot: async () => buildSnapshot({
+        atMs: Date.now(), startedAtMs,
+        golden: (() => { try { return JSON.parse(proxy.goldenMetrics()) as GoldenSnapshot; } catch { return undefined; } })(),
+        tcp: { opened: await values('tcp_open_total'), closed: await values('tcp_close_total'), open: await values('tcp_open_connections'), read: await values('tcp_read_bytes_total'), written: await values('tcp_write_bytes_total') },
+        authz: { tcpAllow: await values('inbound_tcp_authz_allow_total'), tcpDeny: await values('inbound_tcp_authz_deny_total'), httpAllow: await values('inbound_http_authz_allow_total'), httpDeny: await values('inbound_http_authz_deny_total') },
+        view, capture: reconciler.status, identities: identity.status() ?? [], configVersion: config.version, ...(lastReject ? { configError: lastReject } : {}),
+      }),
+      view: () => view,
+      setTap: (on, max) => proxy.setTap(on, max),
+      takeTap: () => proxy.takeTap(),
+    },
+  }) : undefined;
+  reporter.current = report;
+  report?.start();
 
   const admin = new AdminServer({
     registry: metrics.registry,
@@ -221,6 +247,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
         trustBundle: describeBundle(identity.snapshot().bundle),
         table: { version: tableVersion },
         proxy: proxy.stats(),
+        report: report?.status() ?? null,
         bpfCounters: Object.fromEntries(datapath.counters().map((v, i) => [COUNTER_NAMES[i] ?? `c${i}`, v])),
       };
     },
@@ -235,6 +262,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
       if (stopped) return;
       stopped = true;
       clearInterval(resync);
+      report?.close();
       feed.close();
       identity.close();
       signer.close();

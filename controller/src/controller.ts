@@ -10,9 +10,11 @@ import { AdminServer } from '../../common/admin-server.js';
 import { formatProblem } from './model/index.js';
 import { KubeSource, ManifestSource, type ClusterSource, type SourceSnapshot } from './sources/index.js';
 import { ConfigModel } from './views/index.js';
-import { ConfigServer } from './server/config-server.js';
+import { ConfigServer, type AgentInfo } from './server/config-server.js';
 import { TokenFileAuth, type NodeAuth } from './server/auth.js';
 import { ControllerMetrics } from './server/metrics.js';
+import { TelemetryServer } from './server/telemetry-server.js';
+import { telemetryServiceDefinition } from './grpc/index.js';
 import { CaManager, CaMetrics, CertificateService, DirCaStore, MeshCA, SecretCaStore, certificateServiceDefinition, openCa, type CaStore, type RateLimitOptions, type SecretCaStoreOptions } from './ca/index.js';
 import type { DefaultInboundPolicy } from './views/index.js';
 import { CONTROLLER_NAME, routeKey, routeStatuses, type RouteStatus } from './routes/index.js';
@@ -75,6 +77,10 @@ export interface ControllerHandle {
   readonly metrics: ControllerMetrics;
   /** the mesh CA: rotate() / removeAnchors() persist and stream the new bundle to every agent */
   readonly ca: CaManager;
+  /** what agents report (counters, pod state) and the tap hub */
+  readonly telemetry: TelemetryServer;
+  /** the agents connected to the config stream, with their ACKed versions */
+  agents(): AgentInfo[];
   stop(): Promise<void>;
 }
 
@@ -123,6 +129,8 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
   ca.useMetrics(caMetrics);
   const certs = new CertificateService({ signer: () => ca.ca, auth, directory: model, metrics: caMetrics, log, ...(opts.csrRateLimit ? { rateLimit: opts.csrRateLimit } : {}) });
   server.addService(certificateServiceDefinition, certs.handlers());
+  const telemetry = new TelemetryServer(auth, log);
+  server.addService(telemetryServiceDefinition, telemetry.handlers());
   ca.onChange(() => {
     const delta = model.setMesh(meshCfg());
     if (!delta) return;
@@ -182,9 +190,12 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
     model,
     metrics,
     ca,
+    telemetry,
+    agents: () => server.agents(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      telemetry.close();
       source.close();
       await server.close();
       await admin.close();

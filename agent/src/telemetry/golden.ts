@@ -1,11 +1,11 @@
-// Golden metrics of the HTTP proxy (Linkerd's names: request_total, response_total,
-// response_latency_ms) read from the native snapshot at scrape time: native code counts and buckets
-// every request (native/src/l7/metrics.rs); nothing here runs per request. One snapshot serves the
-// whole scrape; the histogram is rendered from native bucket counts, never re-observed.
+// Golden metrics of the HTTP proxy (Linkerd's request_total, response_total; the latency histogram
+// in seconds, response_latency_seconds, as promtool requires) read from the native snapshot at scrape
+// time: native code counts and buckets every request in ms (native/src/l7/metrics.rs); nothing here
+// runs per request. One snapshot serves a whole scrape; buckets are rendered, never re-observed.
 
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { LATENCY_BUCKETS_MS } from './metrics.js';
+import { LATENCY_BUCKETS_SECONDS, msToSeconds } from './metrics.js';
 
 /** Label names of every golden series, in metrics.ts's style (src_/dst_ workload and namespace). */
 export const GOLDEN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload', 'route_name', 'route_kind', 'backend', 'tls'] as const;
@@ -42,19 +42,19 @@ export type GoldenSource = () => GoldenSnapshot | string | undefined;
 
 type HistogramData = Awaited<ReturnType<Histogram<string>['get']>>;
 
-const LATENCY_NAME = 'response_latency_ms';
-const LATENCY_HELP = 'HTTP response latency (request arrival to response headers), by route and backend';
+const LATENCY_NAME = 'response_latency_seconds';
+const LATENCY_HELP = 'HTTP response latency (request arrival to response headers), seconds, by route and backend';
 
 /** A scrape reads all three metrics within one tick: one snapshot for them, at most this old. */
 const SNAPSHOT_MAX_AGE_MS = 100;
 
-/** response_latency_ms from native bucket counts: `get()` renders the snapshot (prom-client's
+/** response_latency_seconds from native bucket counts: `get()` renders the snapshot (prom-client's
  *  Histogram keeps per-observation state we have no use for). */
 class SnapshotHistogram extends Histogram<string> {
   readonly #read: () => GoldenSnapshot | undefined;
 
   constructor(registry: Registry, read: () => GoldenSnapshot | undefined) {
-    super({ name: LATENCY_NAME, help: LATENCY_HELP, labelNames: GOLDEN_LABELS, buckets: LATENCY_BUCKETS_MS, registers: [registry] });
+    super({ name: LATENCY_NAME, help: LATENCY_HELP, labelNames: GOLDEN_LABELS, buckets: LATENCY_BUCKETS_SECONDS, registers: [registry] });
     this.#read = read;
   }
 
@@ -63,14 +63,14 @@ class SnapshotHistogram extends Histogram<string> {
     const values: HistogramData['values'] = [];
     for (const s of snap?.series ?? []) {
       let acc = 0;
-      // the bounds the counts were made with (native), whatever this histogram was configured with
-      (snap?.bucketsMs ?? []).forEach((le, i) => {
+      // the bounds the counts were made with (native, ms), whatever this histogram was configured with
+      (snap?.bucketsMs ?? []).forEach((ms, i) => {
         acc += s.latency.counts[i] ?? 0;
-        values.push({ metricName: 'response_latency_ms_bucket', labels: { ...s.labels, le }, value: acc });
+        values.push({ metricName: `${LATENCY_NAME}_bucket`, labels: { ...s.labels, le: msToSeconds(ms) }, value: acc });
       });
-      values.push({ metricName: 'response_latency_ms_bucket', labels: { ...s.labels, le: '+Inf' }, value: s.latency.count });
-      values.push({ metricName: 'response_latency_ms_sum', labels: { ...s.labels }, value: s.latency.sumMs });
-      values.push({ metricName: 'response_latency_ms_count', labels: { ...s.labels }, value: s.latency.count });
+      values.push({ metricName: `${LATENCY_NAME}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.latency.count });
+      values.push({ metricName: `${LATENCY_NAME}_sum`, labels: { ...s.labels }, value: msToSeconds(s.latency.sumMs) });
+      values.push({ metricName: `${LATENCY_NAME}_count`, labels: { ...s.labels }, value: s.latency.count });
     }
     return { name: LATENCY_NAME, help: LATENCY_HELP, type: 'histogram', aggregator: 'sum', values } as unknown as HistogramData;
   }
@@ -82,7 +82,7 @@ class SnapshotHistogram extends Histogram<string> {
 }
 
 /**
- * Register request_total, response_total, response_latency_ms and
+ * Register request_total, response_total, response_latency_seconds and
  * nodemesh_golden_series_overflow_total on `registry`, all read from `source` at scrape time.
  */
 export function registerGoldenMetrics(registry: Registry, source: GoldenSource): void {

@@ -2,7 +2,8 @@
 // with src/dst workload labels resolved from the node view. Connection events arrive in batches
 // from native code; nothing here runs per byte. BPF counters are read at scrape time.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../../../common/process-metrics.js';
 import { COUNTER_NAMES } from '../../../common/layout.js';
 import type { ConnEvent } from '../../../native/index.js';
 import type { NodeView } from '../state/index.js';
@@ -10,6 +11,13 @@ import type { NodeView } from '../state/index.js';
 const CONN_LABELS = ['direction', 'src_namespace', 'src_workload', 'dst_namespace', 'dst_workload', 'dst_service', 'tls', 'connection_security_policy', 'src_identity', 'dst_identity'] as const;
 /** Linkerd's buckets with 0.1, 0.25 and 0.5 ms added below them. */
 export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000];
+/** The same bounds in seconds: histograms are exported in base units (promtool check metrics). */
+export const LATENCY_BUCKETS_SECONDS = LATENCY_BUCKETS_MS.map(msToSeconds);
+
+/** A millisecond bound or sum as Prometheus' seconds, without binary noise (0.3, not 0.30000000000000004). */
+export function msToSeconds(ms: number): number {
+  return Number((ms / 1000).toPrecision(12));
+}
 
 export type ConnLabels = {
   direction: string; src_namespace: string; src_workload: string; dst_namespace: string; dst_workload: string; dst_service: string;
@@ -48,14 +56,14 @@ export class AgentMetrics {
 
   constructor(nodeName: string) {
     this.registry.setDefaultLabels({ node: nodeName });
-    collectDefaultMetrics({ register: this.registry, prefix: 'nodemesh_agent_' });
+    registerProcessMetrics(this.registry, 'nodemesh_agent_');
     const r = [this.registry];
     this.#open = new Counter({ name: 'tcp_open_total', help: 'TCP connections opened by the node proxy', labelNames: CONN_LABELS, registers: r });
     this.#close = new Counter({ name: 'tcp_close_total', help: 'TCP connections closed, by close reason', labelNames: [...CONN_LABELS, 'reason'], registers: r });
     this.#active = new Gauge({ name: 'tcp_open_connections', help: 'TCP connections currently open through the node proxy', labelNames: CONN_LABELS, registers: r });
     this.#read = new Counter({ name: 'tcp_read_bytes_total', help: 'Bytes the proxy read from the client side', labelNames: CONN_LABELS, registers: r });
     this.#write = new Counter({ name: 'tcp_write_bytes_total', help: 'Bytes the proxy wrote to the client side', labelNames: CONN_LABELS, registers: r });
-    this.#duration = new Histogram({ name: 'tcp_connection_duration_ms', help: 'Lifetime of proxied TCP connections', labelNames: CONN_LABELS, buckets: LATENCY_BUCKETS_MS, registers: r });
+    this.#duration = new Histogram({ name: 'tcp_connection_duration_seconds', help: 'Lifetime of proxied TCP connections, seconds', labelNames: CONN_LABELS, buckets: LATENCY_BUCKETS_SECONDS, registers: r });
     this.manifestRejected = new Gauge({ name: 'nodemesh_manifest_rejected_objects', help: 'Manifest objects rejected in the latest read', registers: r });
     this.podCaptureFailed = new Gauge({ name: 'nodemesh_pod_capture_failed', help: '1 for each enrolled pod whose capture is not in place', labelNames: ['namespace', 'pod'], registers: r });
     this.captureReconcileErrors = new Counter({ name: 'nodemesh_capture_reconcile_errors_total', help: 'Capture reconcile passes that hit an error', registers: r });
@@ -144,6 +152,6 @@ export class AgentMetrics {
     }
     this.#read.inc(lc, e.bytesUp);
     this.#write.inc(lc, e.bytesDown);
-    this.#duration.observe(lc, e.durationUs / 1000);
+    this.#duration.observe(lc, e.durationUs / 1e6);
   }
 }

@@ -117,7 +117,7 @@ export class ConfigServer {
           const v = Number((m.ack as Record<string, unknown>).version);
           conn.acked = Math.max(conn.acked, v);
           const t = conn.sent.get(v);
-          if (t !== undefined) { this.#metrics.pushLatency.observe(Date.now() - t); conn.sent.delete(v); }
+          if (t !== undefined) { this.#metrics.pushLatency.observe((Date.now() - t) / 1000); conn.sent.delete(v); }
         } else if (m.kind === 'nack') {
           const n = m.nack as Record<string, unknown>;
           conn.nacks++;

@@ -2,6 +2,7 @@
 //! (`nodemesh.io/access-log: enabled`, compiled into `http.accessLog`), written by each proxy
 //! hop when the response head is sent, through the bounded log queue the agent drains. Paths are
 //! logged without their query and no header value is logged (either may carry credentials).
+//! The same record feeds a live tap (tap.rs) while one is on.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -16,6 +17,10 @@ use super::proxy::{authority_of, ERROR_HEADER};
 use crate::proxy::engine::Shared;
 use crate::proxy::table::Table;
 
+/// The endpoint that answered a forwarded request (a response extension set by attempt.rs).
+#[derive(Clone, Copy)]
+pub struct Reached(pub SocketAddrV4);
+
 /// What a request was, captured before it is forwarded (only when its pod is logged).
 pub struct Pending {
     start: Instant,
@@ -26,6 +31,8 @@ pub struct Pending {
     authority: String,
     path: String,
     protocol: &'static str,
+    /// the pod is access-logged (else the record exists only for the tap)
+    logged: bool,
 }
 
 /// Route, backend and identities learnt while serving (outbound: the matched route).
@@ -38,8 +45,10 @@ pub struct Served {
     pub dst_identity: Option<Arc<str>>,
 }
 
-/// Starts a log record when `pod` (the client outbound, the server inbound) is access-logged.
+/// Starts a log record when `pod` (the client outbound, the server inbound) is access-logged or
+/// a tap is on.
 pub fn begin<B>(
+    shared: &Shared,
     table: &Table,
     pod: SocketAddrV4,
     direction: Direction,
@@ -47,7 +56,8 @@ pub fn begin<B>(
     dst: SocketAddrV4,
     req: &Request<B>,
 ) -> Option<Pending> {
-    if !table.http.as_ref()?.access_log.contains(pod.ip()) {
+    let logged = table.http.as_ref()?.access_log.contains(pod.ip());
+    if !logged && !shared.l7.tap.active() {
         return None;
     }
     let authority = authority_of(req).to_string();
@@ -64,6 +74,7 @@ pub fn begin<B>(
         } else {
             "HTTP/1.1"
         },
+        logged,
     })
 }
 
@@ -92,7 +103,14 @@ pub fn finish<B>(shared: &Shared, p: Pending, resp: &Response<B>, s: &Served) {
         "route": s.route.as_deref().filter(|r| !r.is_empty()),
         "route_kind": s.route_kind,
         "backend": s.backend.as_deref(),
+        "endpoint": resp.extensions().get::<Reached>().map(|r| r.0.to_string()),
         "duration_ms": ms(p.start.elapsed()),
     });
-    shared.l7.log_line(line.to_string());
+    let line = line.to_string();
+    if shared.l7.tap.active() {
+        shared.l7.tap.push(line.clone());
+    }
+    if p.logged {
+        shared.l7.log_line(line);
+    }
 }

@@ -39,7 +39,8 @@ enum AttemptErr {
 
 /// The outbound golden-metrics series of a request of `c`'s client (labels: docs/l7.md,
 /// metrics.rs): its route (None: none matched), the backend Service, whether it crossed the node
-/// link over mTLS.
+/// link over mTLS. `dst_workload` is the reached endpoint's workload (service account) when
+/// `ep` is a meshed pod, else the backend Service's name.
 pub(super) fn outbound_series(
     c: &ConnCtx,
     table: &Table,
@@ -47,9 +48,29 @@ pub(super) fn outbound_series(
     backend: &str,
     tls: bool,
 ) -> Arc<Series> {
+    outbound_series_to(c, table, e, backend, tls, None)
+}
+
+fn outbound_series_to(
+    c: &ConnCtx,
+    table: &Table,
+    e: Option<&RouteEntry>,
+    backend: &str,
+    tls: bool,
+    ep: Option<SocketAddrV4>,
+) -> Arc<Series> {
     let src_id = table.local_identity(*c.src.ip());
     let (src_ns, src_sa) = src_id.as_deref().map_or(("", ""), spiffe_ns_sa);
-    let (dst_ns, dst_name) = backend.split_once('/').unwrap_or(("", backend));
+    let dst_id: Option<Arc<str>> = ep.and_then(|ep| {
+        table
+            .peer(*ep.ip())
+            .map(|p| p.identity.clone())
+            .or_else(|| table.local_identity(*ep.ip()))
+    });
+    let (dst_ns, dst_name) = match dst_id.as_deref().map(spiffe_ns_sa) {
+        Some((ns, sa)) if !sa.is_empty() => (ns, sa),
+        _ => backend.split_once('/').unwrap_or(("", backend)),
+    };
     c.shared.l7.metrics.series_ref(Labels {
         direction: MetricsDirection::Outbound,
         src_namespace: src_ns,
@@ -71,12 +92,13 @@ fn series(
     b: &Backend,
     ep: SocketAddrV4,
 ) -> Arc<Series> {
-    outbound_series(
+    outbound_series_to(
         c,
         table,
         Some(e),
         &b.service,
         table.peer(*ep.ip()).is_some(),
+        Some(ep),
     )
 }
 
@@ -351,8 +373,10 @@ async fn attempt_once(
         None => sent.await,
     };
     match res {
-        Ok(r) => {
+        Ok(mut r) => {
             sh.l7.pool.put(key, sender);
+            // the endpoint that answered, for the access log and tap (response extension)
+            r.extensions_mut().insert(super::access_log::Reached(ep));
             Ok(r)
         }
         Err(_) => Err(AttemptErr::Upstream { reused }),

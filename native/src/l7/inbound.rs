@@ -226,7 +226,15 @@ async fn handle(c: Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
     let x = &c.ctx;
     let table = x.shared.table();
     let span = trace::begin(&table, *x.dst.ip(), Kind::Server, &mut req);
-    let log = access_log::begin(&table, x.dst, Direction::Inbound, x.src, x.dst, &req);
+    let log = access_log::begin(
+        &x.shared,
+        &table,
+        x.dst,
+        Direction::Inbound,
+        x.src,
+        x.dst,
+        &req,
+    );
     drop(table);
     if log.is_none() && span.is_none() {
         return authorize_and_send(&c, req).await;

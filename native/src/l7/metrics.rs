@@ -1,5 +1,5 @@
 //! Golden metrics of the HTTP proxy, Linkerd's names: `request_total`, `response_total` (by
-//! status_code, classification, grpc_status) and `response_latency_ms`, counted and bucketed here
+//! status_code, classification, grpc_status) and latency (ms here, exported as `response_latency_seconds`), bucketed here
 //! in atomics; JavaScript reads a snapshot at scrape time (agent/src/telemetry/golden.ts) and runs
 //! nothing per request. Series are interned: a request looks its series up once, then records.
 //!

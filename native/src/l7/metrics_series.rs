@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// Upper bounds of `response_latency_ms` (le, in ms): 0.1, 0.25, 0.5, then Linkerd's.
+/// Upper bounds of the latency buckets in ms: 0.1, 0.25, 0.5, then Linkerd's (the agent exports them in
+/// seconds, as `response_latency_seconds`).
 pub const BUCKETS_MS: [f64; 28] = [
     0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 100.0, 200.0, 300.0,
     400.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 10000.0, 20000.0, 30000.0, 40000.0,

@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod ratelimit;
 mod route_stats;
 pub mod table;
+pub mod tap;
 pub mod trace;
 pub mod trace_context;
 pub mod trace_otlp;

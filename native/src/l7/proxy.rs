@@ -59,6 +59,8 @@ pub struct L7State {
     pub log_dropped: AtomicU64,
     /// finished spans for the agent to export (trace.rs); bounded, drops counted
     pub spans: SpanQueue,
+    /// live tap records (tap.rs)
+    pub tap: super::tap::Tap,
 }
 
 /// Log lines kept for the agent between two drains.
@@ -77,6 +79,7 @@ impl Default for L7State {
             log: Mutex::default(),
             log_dropped: AtomicU64::new(0),
             spans: SpanQueue::default(),
+            tap: super::tap::Tap::default(),
         }
     }
 }
@@ -258,7 +261,15 @@ async fn handle(c: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Body> {
     // one table snapshot per request, for the access log and tracing switches and the routing
     let table = c.shared.table();
     let span = trace::begin(&table, *c.src.ip(), Kind::Client, &mut req);
-    let log = access_log::begin(&table, c.src, Direction::Outbound, c.src, c.dst, &req);
+    let log = access_log::begin(
+        &c.shared,
+        &table,
+        c.src,
+        Direction::Outbound,
+        c.src,
+        c.dst,
+        &req,
+    );
     if log.is_none() && span.is_none() {
         return route_and_forward(&c, table, req, &mut Served::default()).await;
     }

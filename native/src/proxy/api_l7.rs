@@ -84,6 +84,34 @@ impl Proxy {
     }
 }
 
+#[napi]
+impl Proxy {
+    /// Turns the live tap on (at most `maxPerSecond` records a second, 0 = no cap) or off.
+    #[napi]
+    pub fn set_tap(&self, on: bool, max_per_second: u32) -> Result<()> {
+        guard("setTap", || {
+            self.open("setTap")?
+                .shared
+                .l7
+                .tap
+                .set(on, u64::from(max_per_second));
+            Ok(())
+        })
+    }
+
+    /// Takes the tap records (JSON lines) queued since the last call, and the drops in total.
+    #[napi]
+    pub fn take_tap(&self) -> Result<LogBatch> {
+        guard("takeTap", || {
+            let l7 = &self.open("takeTap")?.shared.l7;
+            Ok(LogBatch {
+                lines: l7.tap.take(),
+                dropped: l7.tap.dropped.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            })
+        })
+    }
+}
+
 /// `SpanBatch` of native/index.ts: finished spans as one OTLP ExportTraceServiceRequest
 /// (trace_otlp.rs), how many, and the queue's totals.
 #[napi(object)]

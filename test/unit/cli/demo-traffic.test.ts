@@ -77,25 +77,25 @@ request_total{direction="outbound",src_namespace="shop",src_workload="client",ds
 request_total{direction="outbound",src_namespace="shop",src_workload="client",dst_namespace="shop",dst_workload="shop",route_name="shop/iphone",route_kind="HTTPRoute",backend="shop/shop-v2",tls="true"} 5
 response_total{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",status_code="200",classification="success",grpc_status=""} 1800
 response_total{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",status_code="200",classification="success",grpc_status=""} 200
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="0.5"} 100
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="1"} 1700
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="5"} 1800
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="+Inf"} 1800
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="0.5"} 0
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="1"} 100
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="5"} 190
-response_latency_ms_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="+Inf"} 200
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="0.0005"} 100
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="0.001"} 1700
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="0.005"} 1800
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v1",le="+Inf"} 1800
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="0.0005"} 0
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="0.001"} 100
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="0.005"} 190
+response_latency_seconds_bucket{direction="outbound",route_name="shop/canary",backend="shop/shop-v2",le="+Inf"} 200
 `;
 
 test('golden metrics readers: request_total by backend, histogram quantiles over series, summary lines', () => {
   assert.deepEqual(requestsByBackend(SCRAPE, 'shop/canary'), { 'shop/shop-v1': 1800, 'shop/shop-v2': 200 });
   assert.deepEqual(requestsByBackend(SCRAPE, 'shop/marketing'), {});
   const m = { direction: 'outbound', route_name: 'shop/canary' };
-  // cumulative over both series: 0.5 → 100, 1 → 1800, 5 → 1990, +Inf → 2000
-  const rows: [number, number | undefined][] = [[0.05, 0.5], [0.5, 1], [0.9, 1], [0.99, 5], [0.999, Infinity]];
-  for (const [q, want] of rows) assert.equal(histogramQuantile(SCRAPE, 'response_latency_ms', m, q), want, String(q));
-  assert.equal(histogramQuantile(SCRAPE, 'response_latency_ms', { route_name: 'shop/none' }, 0.5), undefined);
-  assert.equal(histogramQuantile(SCRAPE, 'response_latency_ms', { route_name: 'shop/canary', backend: 'shop/shop-v2' }, 0.5), 1);
+  // cumulative over both series (le in seconds): 0.5 ms → 100, 1 ms → 1800, 5 ms → 1990, +Inf → 2000
+  const rows: [number, number | undefined][] = [[0.05, 0.0005], [0.5, 0.001], [0.9, 0.001], [0.99, 0.005], [0.999, Infinity]];
+  for (const [q, want] of rows) assert.equal(histogramQuantile(SCRAPE, 'response_latency_seconds', m, q), want, String(q));
+  assert.equal(histogramQuantile(SCRAPE, 'response_latency_seconds', { route_name: 'shop/none' }, 0.5), undefined);
+  assert.equal(histogramQuantile(SCRAPE, 'response_latency_seconds', { route_name: 'shop/canary', backend: 'shop/shop-v2' }, 0.5), 0.001);
   const lines = goldenSummary(SCRAPE);
   assert.equal(lines.length, 4, lines.join('\n'));
   assert.match(lines[0]!, /^shop\/iphone +request_total shop\/shop-v2=5$/);

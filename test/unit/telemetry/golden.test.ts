@@ -60,21 +60,21 @@ test('prometheus text from one snapshot', async () => {
   const grpc = { ...labels, direction: 'inbound', route_kind: 'GRPCRoute', route_name: 'shop/grpc', tls: 'false' };
   assert.equal(value(line(text, 'response_total', { node: 'node-a', status_code: '200', classification: 'failure', grpc_status: '14' }, grpc)), 1);
   // cumulative buckets
-  const bucket = (le: string): number => value(line(text, 'response_latency_ms_bucket', { node: 'node-a', le }));
-  assert.equal(bucket('0.25'), 0);
-  assert.equal(bucket('0.5'), 1);
-  assert.equal(bucket('1'), 1);
-  assert.equal(bucket('2'), 3);
-  assert.equal(bucket('10'), 4);
-  assert.equal(bucket('50000'), 4);
+  const bucket = (le: string): number => value(line(text, 'response_latency_seconds_bucket', { node: 'node-a', le }));
+  assert.equal(bucket('0.00025'), 0);
+  assert.equal(bucket('0.0005'), 1);
+  assert.equal(bucket('0.001'), 1);
+  assert.equal(bucket('0.002'), 3);
+  assert.equal(bucket('0.01'), 4);
+  assert.equal(bucket('50'), 4);
   assert.equal(bucket('+Inf'), 5);
-  assert.equal(value(line(text, 'response_latency_ms_sum', { node: 'node-a' })), 60011.3);
-  assert.equal(value(line(text, 'response_latency_ms_count', { node: 'node-a' })), 5);
-  assert.equal(value(line(text, 'response_latency_ms_bucket', { node: 'node-a', le: '0.1' }, grpc)), 1);
-  assert.match(text, /# TYPE response_latency_ms histogram/);
+  assert.equal(value(line(text, 'response_latency_seconds_sum', { node: 'node-a' })), 60.0113);
+  assert.equal(value(line(text, 'response_latency_seconds_count', { node: 'node-a' })), 5);
+  assert.equal(value(line(text, 'response_latency_seconds_bucket', { node: 'node-a', le: '0.0001' }, grpc)), 1);
+  assert.match(text, /# TYPE response_latency_seconds histogram/);
   assert.match(text, /# TYPE request_total counter/);
   assert.equal(value(text.split('\n').find((l) => l.startsWith('nodemesh_golden_series_overflow_total'))), 2);
-  const buckets = text.split('\n').filter((l) => l.startsWith('response_latency_ms_bucket{'));
+  const buckets = text.split('\n').filter((l) => l.startsWith('response_latency_seconds_bucket{'));
   assert.equal(buckets.length, 2 * (LATENCY_BUCKETS_MS.length + 1), 'every bound plus +Inf, per series');
 });
 
@@ -82,7 +82,7 @@ test('JSON view agrees and a string source is parsed', async () => {
   const r = new Registry();
   registerGoldenMetrics(r, () => JSON.stringify(snapshot));
   const json = await r.getMetricsAsJSON();
-  const hist = json.find((m) => m.name === 'response_latency_ms');
+  const hist = json.find((m) => m.name === 'response_latency_seconds');
   assert.ok(hist);
   const inf = hist.values.find((v) => v.labels.le === '+Inf' && v.labels.direction === 'outbound');
   assert.equal(inf?.value, 5);
@@ -95,7 +95,7 @@ test('no proxy yet: no series, no error', async () => {
   registerGoldenMetrics(r, () => undefined);
   const text = await r.metrics();
   assert.doesNotMatch(text, /^request_total\{/m);
-  assert.doesNotMatch(text, /^response_latency_ms_bucket/m);
+  assert.doesNotMatch(text, /^response_latency_seconds_bucket/m);
   assert.match(text, /^nodemesh_golden_series_overflow_total 0$/m);
 });
 
