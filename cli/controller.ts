@@ -19,6 +19,7 @@ export async function controllerRun(argv: string[]): Promise<number> {
     'in-cluster': { type: 'boolean' },
     'token-audience': { type: 'string' },
     'default-inbound-policy': { type: 'string' },
+    'trace-collector': { type: 'string' },
     'ca-dir': { type: 'string' },
     'ca-secret': { type: 'string' },
     'ca-generate': { type: 'boolean' },
@@ -39,6 +40,8 @@ export async function controllerRun(argv: string[]): Promise<number> {
   const policy = str('default-inbound-policy');
   const POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
   if (policy !== undefined && !(POLICIES as readonly string[]).includes(policy)) throw usageError(`--default-inbound-policy must be one of ${POLICIES.join(', ')}, got "${policy}"`, usage);
+  const collector = str('trace-collector');
+  if (collector !== undefined && !/^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(collector)) throw usageError(`--trace-collector must be HOST:PORT of an OTLP/HTTP collector (e.g. 10.200.3.10:4318), got "${collector}"`, usage);
   const caSecret = str('ca-secret');
   if (caSecret !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(caSecret)) throw usageError(`--ca-secret must be NAMESPACE/NAME, got "${caSecret}"`, usage);
   if (caSecret && str('ca-dir')) throw usageError('give --ca-dir or --ca-secret, not both', usage);
@@ -64,6 +67,7 @@ export async function controllerRun(argv: string[]): Promise<number> {
       ...(str('admin-socket') ? { adminSocket: str('admin-socket')! } : {}),
       ...(str('trust-domain') ? { trustDomain: str('trust-domain')! } : {}),
       ...(policy ? { defaultInboundPolicy: policy as (typeof POLICIES)[number] } : {}),
+      ...(collector ? { traceCollector: collector } : {}),
       ...(str('ca-dir') ? { caDir: str('ca-dir')! } : {}),
       ...(caSecret ? { caSecret: { namespace: caSecret.split('/')[0]!, name: caSecret.split('/')[1]!, ...(kube ?? {}) } } : {}),
       ...(values['ca-generate'] === true ? { caGenerate: true } : {}),

@@ -33,11 +33,13 @@ export interface EchoOptions {
   readonly name?: string;
   readonly version?: string;
   readonly fail?: FailPlan;
+  /** OTLP/HTTP collector (http://host:port or host:port) for the echo's own server spans */
+  readonly otlp?: string;
 }
 
 export const ECHO_FLAGS = {
   http: { type: 'string' }, tcp: { type: 'string' }, h2c: { type: 'string' }, grpc: { type: 'string' },
-  name: { type: 'string' }, version: { type: 'string' },
+  name: { type: 'string' }, version: { type: 'string' }, otlp: { type: 'string' },
   'fail-rate': { type: 'string' }, 'fail-every': { type: 'string' }, 'fail-status': { type: 'string' },
 } as const;
 
@@ -47,6 +49,11 @@ function fractionFlag(values: FlagValues, name: string, usage: string): number |
   const n = typeof v === 'string' && /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(v) ? Number(v) : NaN;
   if (!(n >= 0 && n <= 1)) throw usageError(`--${name} must be a fraction in 0..1 (e.g. 0.5), got "${String(v)}"`, usage);
   return n;
+}
+
+function otlpFlag(v: string, usage: string): string {
+  if (!/^(https?:\/\/)?[A-Za-z0-9.-]+:[0-9]{1,5}\/?$/.test(v)) throw usageError(`--otlp must be an OTLP/HTTP collector, http://HOST:PORT, got "${v}"`, usage);
+  return v;
 }
 
 /** `workload echo` flags → options; every mistake is MESH_ERR_USAGE with the usage line. */
@@ -81,6 +88,7 @@ export function parseEchoFlags(argv: readonly string[], usage: string): EchoOpti
     ...(ports.h2c !== undefined ? { h2c: ports.h2c } : {}),
     ...(ports.grpc !== undefined ? { grpc: ports.grpc } : {}),
     ...(typeof values.name === 'string' ? { name: values.name } : {}),
+    ...(typeof values.otlp === 'string' ? { otlp: otlpFlag(values.otlp, usage) } : {}),
     ...(typeof values.version === 'string' ? { version: values.version } : {}),
     ...(rate !== undefined || every !== undefined ? { fail: { rate: rate ?? 0, every: every ?? 0, status: status ?? 503 } } : {}),
   };

@@ -9,10 +9,11 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MeshError } from '../common/errors.js';
 import { conformanceHeaders, identityHeaders, requestControls, TOKEN, type EchoIdentity, type Flaky, type RequestControls } from './workload-controls.js';
+import type { AppTracer } from './workload-trace.js';
 import { isWebSocketUpgrade, serveWebSocket } from './workload-ws.js';
 
 /** `served` counts every request this process's HTTP servers handled (h1, h2c, WebSocket upgrades). */
-export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky; readonly served: { n: number } }
+export interface EchoContext { readonly id: EchoIdentity; readonly flaky: Flaky; readonly served: { n: number }; readonly tracer?: AppTracer }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What the handler needs of http.ServerResponse and http2.Http2ServerResponse alike. */
@@ -118,6 +119,8 @@ export function echoHandler(ctx: EchoContext): (req: Req, res: Res) => void {
     ctx.served.n += 1;
     req.on('error', () => res.destroy());
     const url = req.url ?? '/';
+    const span = ctx.tracer?.start(req.headers, req.method ?? '', url);
+    if (span) res.once('close', () => ctx.tracer!.end(span, (res as unknown as { statusCode: number }).statusCode));
     const qi = url.indexOf('?');
     const r = requestControls(qi < 0 ? '' : url.slice(qi + 1), (n) => req.headers[n]);
     if (!r.ok) {

@@ -12,6 +12,7 @@ import { intFlag, parseFlags, usageError } from './args.js';
 import { usageOf } from './commands.js';
 import { echoIdentity, Flaky, parseEchoFlags, type EchoOptions, type FailPlan } from './workload-controls.js';
 import { listen, startH2cEcho, startHttpEcho } from './workload-http.js';
+import { AppTracer } from './workload-trace.js';
 
 export { plainAddress } from './workload-http.js';
 
@@ -34,6 +35,8 @@ export interface StartEchoOptions {
   readonly name?: string;
   readonly version?: string;
   readonly fail?: FailPlan;
+  /** export a server span per sampled request to this OTLP/HTTP collector */
+  readonly otlp?: string;
   /** The draw behind --fail-rate (tests pass a seeded one). */
   readonly random?: () => number;
 }
@@ -42,8 +45,9 @@ export interface StartEchoOptions {
 export async function startEcho(opts: StartEchoOptions): Promise<EchoServers> {
   const host = opts.host ?? '0.0.0.0';
   const id = echoIdentity(process.env, os.hostname(), { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.version !== undefined ? { version: opts.version } : {}) });
-  const ctx = { id, flaky: new Flaky(opts.fail, opts.random), served: { n: 0 } };
-  const closers: (() => Promise<void>)[] = [];
+  const tracer = opts.otlp ? new AppTracer(opts.otlp, id.service || 'echo') : undefined;
+  const ctx = { id, flaky: new Flaky(opts.fail, opts.random), served: { n: 0 }, ...(tracer ? { tracer } : {}) };
+  const closers: (() => Promise<void>)[] = tracer ? [() => tracer.close()] : [];
   let closing: Promise<void> | undefined;
   const closeAll = (): Promise<void> => (closing ??= Promise.all(closers.map((c) => c())).then(() => undefined));
   try {

@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   MESH_ERR_FAULT_ABORT: '(the configured status) a FaultPolicy abort fault was injected on purpose',
   MESH_ERR_INTERNAL: 'an unexpected failure inside an admin or proxy handler (a bug); that request failed, the process lives',
   MESH_ERR_FUZZ: 'a bounded cargo fuzz run found a crash, or could not run (no nightly toolchain or cargo-fuzz)',
+  MESH_ERR_TRACE_EXPORT: 'an OTLP span export to the trace collector failed or timed out; those spans were dropped and counted (traffic is never held for it)',
   MESH_ERR_LOG_DROPPED: 'the node proxy produced log lines faster than the agent wrote them; the excess was dropped and counted',
   MESH_ERR_PROTOCOL: 'a telemetry report from an agent was malformed; that report was dropped, the stream stays',
   MESH_ERR_TAP_FORBIDDEN: 'a tap, stat or explain request named a namespace the caller\'s credentials may not see',

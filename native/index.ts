@@ -131,6 +131,9 @@ export interface RouteStat {
   readonly mirrorSent: number; readonly mirrorFailed: number; readonly mirrorSkipped: number;
 }
 
+/** Finished spans as one OTLP ExportTraceServiceRequest (native/src/l7/trace_otlp.rs) and the queue's totals. */
+export interface SpanBatchRaw { readonly body: Buffer; readonly count: number; readonly dropped: number; readonly recorded: number; readonly queued: number }
+
 export interface RawProxy {
   setTable(tableJson: string): number;
   evaluate(direction: 'outbound' | 'inbound', srcIp: string, srcPort: number, dstIp: string, dstPort: number): RawVerdict;
@@ -145,6 +148,8 @@ export interface RawProxy {
   routeStats(): string;
   /** JSON log lines queued by the proxy (request denials) since the last call; drops in total */
   takeLog(): { lines: string[]; dropped: number };
+  /** up to `max` finished spans, OTLP-encoded under the resource attributes (JSON object) */
+  takeSpans(max: number, resourceJson: string): SpanBatchRaw;
   setTap(on: boolean, maxPerSecond: number): void;
   takeTap(): { lines: string[]; dropped: number };
   close(): Promise<void>;
@@ -157,6 +162,8 @@ interface RawBinding {
   nativeVersion(): string;
   /** native route() of an HTTP table (TableHttp JSON) for a request head (RequestHead JSON): the RouteResult JSON */
   routeEvaluate(tableJson: string, dstIp: string, dstPort: number, headJson: string, u: number, clientNamespace?: string): string;
+  /** test hook: span records (agent/src/tracing SpanRecord JSON) encoded by the proxy's OTLP encoder */
+  otlpEncodeTest(spansJson: string, resourceJson: string): Buffer;
   /** test hook: panics inside a guarded call; must surface as MESH_ERR_NATIVE_PANIC */
   testPanic(): void;
 }
@@ -303,6 +310,12 @@ export class NodeProxy {
     const b = call('proxy log', () => this.#raw.takeLog());
     return { lines: b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), dropped: b.dropped };
   }
+  /** Takes up to `max` finished spans (oldest first) as one OTLP ExportTraceServiceRequest with
+   *  `resource` as its resource attributes; `dropped` counts spans lost to a full queue, in total. */
+  takeSpans(max: number, resource: Readonly<Record<string, string>>): SpanBatchRaw {
+    if (!Number.isInteger(max) || max < 1) throw new MeshError('MESH_ERR_INVALID_ARG', `takeSpans: max ${max} must be a positive integer`);
+    return call('proxy spans', () => this.#raw.takeSpans(max, JSON.stringify(resource)));
+  }
   /** Turns the live tap on (each finished HTTP request's metadata queued, at most `maxPerSecond`
    *  a second; 0 = no cap) or off. */
   setTap(on: boolean, maxPerSecond = 0): void {
@@ -317,6 +330,13 @@ export class NodeProxy {
   async close(): Promise<void> {
     try { await this.#raw.close(); } catch (e) { throw toMeshError(e, 'MESH_ERR_NATIVE_PANIC', 'close node proxy'); }
   }
+}
+
+/** The proxy's own OTLP encoder (native/src/l7/trace_otlp.rs) on span records, for tests that
+ *  decode its output (test/unit/tracing). */
+export function otlpEncode(spans: readonly unknown[], resource: Readonly<Record<string, string>>): Buffer {
+  const b = loadBinding();
+  return call('otlpEncode', () => b.otlpEncodeTest(JSON.stringify(spans), JSON.stringify(resource)));
 }
 
 export function nativeVersion(): string { return call('version', () => loadBinding().nativeVersion()); }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Go test tools of the L7 tiers from the Go module proxy into build/tools/bin (never
-# committed): fortio (load generator, bench/), h2spec (HTTP/2 conformance), grpcurl (gRPC client).
+# committed): fortio (load generator, bench/), h2spec (HTTP/2 conformance), grpcurl (gRPC client),
+# jaeger (the v2 all-in-one: OTLP on 4317/4318, query on 16686; the tracing e2e test's collector).
 # Each is pinned below, built in a throwaway module, and skipped when built from the same pin.
-# Usage: bash scripts/build-tools.sh [--force] [fortio|h2spec|grpcurl ...]
+# Usage: bash scripts/build-tools.sh [--force] [fortio|h2spec|grpcurl|jaeger ...]
 set -euo pipefail
 trap 'echo "MESH_ERR_NOT_BUILT: build-tools.sh stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ TOOLS=(
   "fortio|fortio.org/fortio|v1.68.2|fortio.org/fortio||"
   "h2spec|github.com/summerwind/h2spec|v2.2.1+incompatible|github.com/summerwind/h2spec/cmd/h2spec|-X main.VERSION=2.2.1 -X main.COMMIT=v2.2.1|$H2SPEC_PINS"
   "grpcurl|github.com/fullstorydev/grpcurl|v1.9.4|github.com/fullstorydev/grpcurl/cmd/grpcurl|-X main.version=v1.9.4|"
+  "jaeger|github.com/jaegertracing/jaeger|v1.75.0|github.com/jaegertracing/jaeger/cmd/jaeger||"
 )
 
 force=false
@@ -30,8 +32,8 @@ only=()
 for a in "$@"; do
   case "$a" in
     --force) force=true ;;
-    fortio|h2spec|grpcurl) only+=("$a") ;;
-    *) fail "unknown argument \"$a\"; usage: bash scripts/build-tools.sh [--force] [fortio|h2spec|grpcurl ...]" ;;
+    fortio|h2spec|grpcurl|jaeger) only+=("$a") ;;
+    *) fail "unknown argument \"$a\"; usage: bash scripts/build-tools.sh [--force] [fortio|h2spec|grpcurl|jaeger ...]" ;;
   esac
 done
 
@@ -52,7 +54,7 @@ if [ ${#todo[@]} -eq 0 ]; then
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || fail "go is not installed (Go >= 1.24 is needed to build fortio, h2spec and grpcurl); install Go, then rerun"
+command -v go >/dev/null 2>&1 || fail "go is not installed (Go >= 1.24 is needed to build fortio, h2spec, grpcurl and jaeger); install Go, then rerun"
 mkdir -p "$BIN"
 OUT=$(cd "$BIN" && pwd)
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod"
@@ -77,6 +79,7 @@ for t in "${todo[@]}"; do
   rm -rf "$work"
   case "$name" in
     fortio) "$BIN/fortio" version >/dev/null 2>&1 ;;
+    jaeger) "$BIN/jaeger" --help >/dev/null 2>&1 ;;
     *) "$BIN/$name" --version >/dev/null 2>&1 || "$BIN/$name" -version >/dev/null 2>&1 ;;
   esac || fail "$BIN/$name was built but does not run"
   stamp "$t" >"$BIN/.$name.stamp"

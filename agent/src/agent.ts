@@ -17,6 +17,7 @@ import { preflight } from './preflight.js';
 import { ReportClient, buildSnapshot, type MetricValues } from './report/index.js';
 import { IndexAllocator, buildNodeView, type NodeView } from './state/index.js';
 import { AgentMetrics, createLogger, registerGoldenMetrics, registerRouteStats, type GoldenSnapshot, type Logger } from './telemetry/index.js';
+import { SpanExporter } from './tracing/index.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -134,6 +135,9 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     logDropped = b.dropped;
   };
 
+  // spans leave through the mesh's collector, drained on the 1 s drain timer (never per request)
+  const spans = new SpanExporter({ node: opts.nodeName, take: (max, resource) => proxy.takeSpans(max, resource), registry: metrics.registry, log });
+
   /** Reconciles capture with the current view and refreshes the capture metrics. */
   const reconcile = (): void => {
     const before = reconciler.status;
@@ -166,6 +170,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
     lastReject = undefined;
     identity.setMesh(config.mesh);
     identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
+    spans.setCollector(config.mesh?.traceCollector);
     if (u.full) identity.retryNow();
     reconcile();
     reporter.current?.nudge();
@@ -183,6 +188,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   identity.setMesh(config.mesh);
   identity.setWanted(view.local.filter((w) => w.enrolled && w.ip).map((w) => w.identity));
   reconcile();
+  spans.setCollector(config.mesh?.traceCollector);
   /** A kernel change (or the safety timer): new local addresses rebuild the view, else capture is
    *  re-checked against the kernel. */
   const resync = (): void => {
@@ -201,6 +207,7 @@ async function start(opts: AgentOptions, log: Logger): Promise<AgentHandle> {
   // the native log queue and drop counter, once a second (two cheap native calls)
   const drainTick = setInterval(() => {
     drainProxyLog();
+    void spans.tick();
     try { metrics.eventsDropped.set(proxy.stats().eventsDropped); } catch { /* proxy closed */ }
   }, 1000);
 

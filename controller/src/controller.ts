@@ -51,6 +51,8 @@ export interface ControllerOptions {
   readonly trustDomain?: string;
   /** the default inbound policy streamed to agents, default all-unauthenticated */
   readonly defaultInboundPolicy?: DefaultInboundPolicy;
+  /** host:port of an OTLP/HTTP collector streamed to agents (mesh.traceCollector); absent: no tracing */
+  readonly traceCollector?: string;
   /** the CA: given (tests), else from caDir, else from caSecret, else generated in memory */
   readonly ca?: CaManager | MeshCA;
   /** state directory with ca.crt, tls.crt, tls.key; generated on first start */
@@ -120,7 +122,7 @@ async function start(opts: ControllerOptions, log: Logger): Promise<ControllerHa
   if (ca.ca.trustDomain !== trustDomain) throw toMeshError(new Error(`the CA signs for "${ca.ca.trustDomain}", the model derives identities in "${trustDomain}"`), 'MESH_ERR_CONFIG', 'controller');
   if (opts.caRotate) log.warn({ issuer: (await ca.rotate()).issuer }, 'CA rotation step 1: a new anchor and issuer; remove the old anchor (--ca-remove-old-anchors) once every certificate was renewed');
   if (opts.caRemoveOldAnchors) log.warn({ removed: await ca.removeAnchors() }, 'CA rotation step 2: old trust anchors removed');
-  const meshCfg = () => ({ trustDomain, trustAnchors: ca.anchors, defaultInboundPolicy: opts.defaultInboundPolicy ?? 'all-unauthenticated' as const });
+  const meshCfg = () => ({ trustDomain, trustAnchors: ca.anchors, defaultInboundPolicy: opts.defaultInboundPolicy ?? 'all-unauthenticated' as const, ...(opts.traceCollector ? { traceCollector: opts.traceCollector } : {}) });
   const model = new ConfigModel(trustDomain, meshCfg());
   const server = new ConfigServer(model, auth, metrics, log);
   const caMetrics = new CaMetrics(metrics.registry);

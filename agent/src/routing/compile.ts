@@ -49,10 +49,13 @@ export function compileHttp(view: HttpView): TableHttp {
     for (const p of s.ports) if (p.protocol === 'TCP') ports.push(compilePort(ix, s, p));
   }
   const accessLog = (view.local ?? []).filter((w) => w.accessLog && w.enrolled && w.ip).map((w) => w.ip!).sort();
+  const trace = (view.local ?? []).filter((w) => w.traceSampling !== undefined && w.enrolled && w.ip)
+    .map((w) => ({ ip: w.ip!, samplingPercent: w.traceSampling! })).sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
   return {
     detectTimeoutMs: DETECT_TIMEOUT_MS, defaultProtocol: 'detect', ports,
     limits: { ...HTTP_DEFAULTS.limits }, retryBudget: { ...HTTP_DEFAULTS.retryBudget }, accrual: { ...HTTP_DEFAULTS.accrual },
     ...(accessLog.length > 0 ? { accessLog } : {}),
+    ...(trace.length > 0 ? { trace } : {}),
   };
 }
 

@@ -161,6 +161,9 @@ export interface TableHttp {
   readonly accrual: { readonly consecutiveFailures: number; readonly minBackoffMs: number; readonly maxBackoffMs: number };
   /** IPs of this node's pods whose namespace enables the access log (nodemesh.io/access-log) */
   readonly accessLog?: readonly string[];
+  /** this node's traced pods (the mesh has a trace collector) and their namespace's new-root
+   *  sampling percentage; their HTTP requests are traced at both hops (native/src/l7/trace.rs) */
+  readonly trace?: readonly { readonly ip: string; readonly samplingPercent: number }[];
 }
 
 /** The request head route() and native matching see (docs/l7.md). */

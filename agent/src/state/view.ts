@@ -4,7 +4,7 @@
 
 import type { DefaultInboundPolicy, EnrollmentReason, NodeConfig, ServiceCfg } from '../../../controller/src/views/index.js';
 import {
-  DEFAULT_TRUST_DOMAIN, faultPolicyOf, rateLimitPolicyOf, type FaultPolicy, type Labels, type Policy, type RateLimitPolicy, type Route,
+  DEFAULT_TRACE_SAMPLING, DEFAULT_TRUST_DOMAIN, faultPolicyOf, rateLimitPolicyOf, type FaultPolicy, type Labels, type Policy, type RateLimitPolicy, type Route,
 } from '../../../controller/src/model/index.js';
 import { PORT_INBOUND, PORT_OUTBOUND, PORT_TUNNEL } from '../../../common/layout.js';
 
@@ -32,6 +32,9 @@ export interface Workload {
   readonly defaultInboundPolicy: DefaultInboundPolicy;
   /** its namespace's nodemesh.io/access-log is "enabled" */
   readonly accessLog: boolean;
+  /** when the mesh has a trace collector: the percentage of new traces its requests start (its
+   *  namespace's nodemesh.io/trace-sampling, else DEFAULT_TRACE_SAMPLING); absent: not traced */
+  readonly traceSampling?: number;
 }
 
 export interface PeerRef { readonly namespace: string; readonly name: string; readonly identity: string; readonly meshed: boolean; readonly node: string }
@@ -96,12 +99,14 @@ export function buildNodeView(
 ): NodeView {
   const local: Workload[] = [];
   const meshDefault = cfg.mesh?.defaultInboundPolicy ?? 'all-unauthenticated';
+  const traced = cfg.mesh?.traceCollector !== undefined;
   for (const [key, w] of cfg.workloads) {
     if (w.node !== nodeName) continue;
     local.push({
       key, namespace: w.namespace, name: w.name, nodeName: w.node, ...(w.ip ? { ip: w.ip } : {}),
       serviceAccount: w.serviceAccount, identity: w.identity, enrolled: w.meshed, reason: w.reason, index: indexes.indexOf(key),
       labels: w.labels, defaultInboundPolicy: w.defaultInboundPolicy ?? meshDefault, accessLog: w.accessLog === true,
+      ...(traced ? { traceSampling: w.traceSampling ?? DEFAULT_TRACE_SAMPLING } : {}),
     });
   }
   indexes.retain(new Set(local.map((w) => w.key)));

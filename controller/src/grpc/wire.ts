@@ -33,12 +33,15 @@ export function toWire(u: ConfigUpdate, sentAtMs = Date.now()): W {
     removes: u.removes.map((r) => ({ type: r.type, key: r.key })),
     upserts: u.upserts.map((r): W => {
       switch (r.type) {
-        case 'workload': return { key: r.key, workload: { ...r.value, labels: { ...r.value.labels } } };
+        case 'workload': {
+          const { traceSampling, ...w } = r.value;
+          return { key: r.key, workload: { ...w, labels: { ...w.labels }, ...(traceSampling !== undefined ? { traceSampling: String(traceSampling) } : {}) } };
+        }
         case 'peer': return { key: r.key, peer: r.value };
         case 'service': return { key: r.key, service: r.value };
         case 'route': return { key: r.key, route: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
         case 'policy': return { key: r.key, policy: { kind: r.value.kind, namespace: r.value.namespace, name: r.value.name, json: JSON.stringify(r.value) } };
-        case 'mesh': return { key: r.key, mesh: { trustDomain: r.value.trustDomain, trustAnchors: [...r.value.trustAnchors], defaultInboundPolicy: r.value.defaultInboundPolicy } };
+        case 'mesh': return { key: r.key, mesh: { trustDomain: r.value.trustDomain, trustAnchors: [...r.value.trustAnchors], defaultInboundPolicy: r.value.defaultInboundPolicy, ...(r.value.traceCollector ? { traceCollector: r.value.traceCollector } : {}) } };
       }
     }),
   };
@@ -51,6 +54,12 @@ function endpoint(v: unknown, p: string): EndpointCfg {
 
 const TRUST_DOMAIN = /^[a-z0-9]([a-z0-9._-]{0,253}[a-z0-9])?$/;
 const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n?$/;
+
+/** "host:port" with a DNS name or IPv4 address and a port 1..65535. */
+export function isHostPort(v: string): boolean {
+  const m = /^([a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?):([0-9]{1,5})$/i.exec(v);
+  return m !== null && Number(m[3]) >= 1 && Number(m[3]) <= 65535;
+}
 
 /** The mesh settings: a trust domain, at least one self-signed CA anchor, a known default policy. */
 function mesh(v: unknown, key: string, p: string): MeshCfg {
@@ -72,7 +81,18 @@ function mesh(v: unknown, key: string, p: string): MeshCfg {
   });
   const policy = m.defaultInboundPolicy as DefaultInboundPolicy;
   if (!DEFAULT_INBOUND_POLICIES.includes(policy)) bad(`${p}.mesh.defaultInboundPolicy`, `unknown policy ${JSON.stringify(m.defaultInboundPolicy)} (one of ${DEFAULT_INBOUND_POLICIES.join(', ')})`);
-  return Object.freeze({ trustDomain, trustAnchors: Object.freeze(trustAnchors), defaultInboundPolicy: policy });
+  const collector = s(m.traceCollector ?? '', `${p}.mesh.traceCollector`, true);
+  if (collector !== '' && !isHostPort(collector)) bad(`${p}.mesh.traceCollector`, `${JSON.stringify(collector)} is not host:port (an OTLP/HTTP collector, e.g. 10.0.0.5:4318)`);
+  return Object.freeze({ trustDomain, trustAnchors: Object.freeze(trustAnchors), defaultInboundPolicy: policy, ...(collector !== '' ? { traceCollector: collector } : {}) });
+}
+
+/** The wire's decimal sampling percentage ("" absent) as the view's number. */
+function traceSamplingOf(v: unknown, p: string): { traceSampling?: number } {
+  const t = s(v ?? '', p, true);
+  if (t === '') return {};
+  const n = Number(t);
+  if (!(n >= 0 && n <= 100)) bad(p, `must be a percentage from 0 to 100, got ${JSON.stringify(t)}`);
+  return { traceSampling: n };
 }
 
 function resource(v: unknown, p: string): ConfigResource {
@@ -92,6 +112,7 @@ function resource(v: unknown, p: string): ConfigResource {
         meshed: w.meshed === true, reason, labels: Object.freeze({ ...labels }),
         ...(policy !== '' ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
         ...(w.accessLog === true ? { accessLog: true } : {}),
+        ...traceSamplingOf(w.traceSampling, `${p}.workload.traceSampling`),
       } };
     }
     case 'peer': {

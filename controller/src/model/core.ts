@@ -3,7 +3,7 @@
 
 import { isIPv4 } from 'node:net';
 import type { ContainerPort, Namespace, Pod, Service, ServiceAccount, ServicePort } from './types.js';
-import { ACCESS_LOG_ANNOTATION, CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, OPAQUE_PORTS_ANNOTATION, type DefaultInboundPolicy } from './types.js';
+import { ACCESS_LOG_ANNOTATION, TRACE_SAMPLING_ANNOTATION, CAPTURE_ANNOTATION, DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_LABEL, OPAQUE_PORTS_ANNOTATION, type DefaultInboundPolicy } from './types.js';
 import { DNS_LABEL, Invalid, name, obj, optStr, port, protocol, str, strList, strMap, type Obj } from './fields.js';
 
 export function parseNamespace(o: Obj): Namespace {
@@ -22,8 +22,14 @@ export function parseNamespace(o: Obj): Namespace {
   if (accessLog !== undefined && accessLog !== 'enabled' && accessLog !== 'disabled') {
     throw new Invalid(`metadata.annotations.${ACCESS_LOG_ANNOTATION}`, `must be "enabled" or "disabled", got "${accessLog}"`);
   }
+  const sampling = strMap(meta.annotations, 'metadata.annotations')[TRACE_SAMPLING_ANNOTATION];
+  const traceSampling = sampling === undefined ? undefined : Number(sampling.trim());
+  if (sampling !== undefined && (!/^\s*[0-9]+(\.[0-9]+)?\s*$/.test(sampling) || !(traceSampling! >= 0 && traceSampling! <= 100))) {
+    throw new Invalid(`metadata.annotations.${TRACE_SAMPLING_ANNOTATION}`, `must be a percentage from 0 to 100 (e.g. "1" or "0.5"), got "${sampling}"`);
+  }
   return {
     name: name(meta.name, 'metadata.name', DNS_LABEL), labels, meshEnabled: mesh === 'enabled',
+    ...(traceSampling !== undefined ? { traceSampling } : {}),
     ...(policy ? { defaultInboundPolicy: policy as DefaultInboundPolicy } : {}),
     ...(opaque ? { opaquePorts: opaque } : {}),
     ...(accessLog === 'enabled' ? { accessLog: true } : {}),

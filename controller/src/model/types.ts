@@ -13,6 +13,10 @@ export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'nodemesh.io/default-inbound-po
 export const OPAQUE_PORTS_ANNOTATION = 'nodemesh.io/opaque-ports';
 /** namespace annotation: "enabled" writes one JSON line per HTTP request of its pods (both directions) */
 export const ACCESS_LOG_ANNOTATION = 'nodemesh.io/access-log';
+/** namespace annotation: the percentage (0–100) of new traces its pods' requests start; absent: DEFAULT_TRACE_SAMPLING */
+export const TRACE_SAMPLING_ANNOTATION = 'nodemesh.io/trace-sampling';
+/** the sampling percentage of a namespace without the annotation */
+export const DEFAULT_TRACE_SAMPLING = 1;
 
 /** Linkerd's default inbound policies: what a workload with no ALLOW policy for a port accepts. */
 export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny';
@@ -31,6 +35,8 @@ export interface Namespace {
   readonly opaquePorts?: readonly number[];
   /** annotation nodemesh.io/access-log=enabled: JSON access log lines for its pods' HTTP requests */
   readonly accessLog?: boolean;
+  /** annotation nodemesh.io/trace-sampling: percent (0–100) of new roots sampled; absent: the default */
+  readonly traceSampling?: number;
 }
 
 export interface ServiceAccount {

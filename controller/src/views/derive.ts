@@ -68,10 +68,12 @@ export function deriveResources(res: ClusterResources, trustDomain: string): Con
     if (!pod.podIP) continue;
     const defaultPolicy = res.namespaces.get(pod.namespace)?.defaultInboundPolicy;
     const accessLog = res.namespaces.get(pod.namespace)?.accessLog === true;
+    const traceSampling = res.namespaces.get(pod.namespace)?.traceSampling;
     const w: WorkloadCfg = {
       namespace: pod.namespace, name: pod.name, node: pod.nodeName, ip: pod.podIP, serviceAccount: pod.serviceAccount, identity, meshed: reason === 'enrolled', reason, labels: pod.labels,
       ...(defaultPolicy ? { defaultInboundPolicy: defaultPolicy } : {}),
       ...(accessLog ? { accessLog } : {}),
+      ...(traceSampling !== undefined ? { traceSampling } : {}),
     };
     const p: PeerCfg = { namespace: pod.namespace, name: pod.name, ip: pod.podIP, node: pod.nodeName, identity, meshed: reason === 'enrolled' };
     out.push({ type: 'workload', key, value: w }, { type: 'peer', key, value: p });

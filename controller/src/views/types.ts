@@ -24,6 +24,8 @@ export interface WorkloadCfg {
   readonly defaultInboundPolicy?: DefaultInboundPolicy;
   /** its namespace has nodemesh.io/access-log=enabled */
   readonly accessLog?: boolean;
+  /** its namespace's nodemesh.io/trace-sampling percentage; absent: the default */
+  readonly traceSampling?: number;
 }
 
 /** Any pod with an IP: enough to label a connection's peer and know whether it is meshed. */
@@ -92,6 +94,8 @@ export interface MeshCfg {
   readonly trustAnchors: readonly string[];
   /** cluster-wide default; a namespace may override it by annotation */
   readonly defaultInboundPolicy: DefaultInboundPolicy;
+  /** OTLP/HTTP collector (host:port) the agents export spans to; absent: tracing is off */
+  readonly traceCollector?: string;
 }
 
 /** What an agent holds: every resource of its view, by type then key. */

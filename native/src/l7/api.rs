@@ -1,15 +1,19 @@
 //! The JavaScript surface of L7 matching: `routeEvaluate` runs native route() on a table and a
 //! request head given as JSON and returns the RouteResult JSON of agent/src/routing/table.ts, so
-//! test/unit/routing/native-agree.test.ts can require that native and TypeScript agree per row.
+//! test/unit/routing/native-agree.test.ts can require that native and TypeScript agree per row;
+//! `otlpEncodeTest` runs the proxy's OTLP span encoder so test/unit/tracing can decode it.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::matching::{modify, request_modifiers, route, Outcome, RequestHead, NO_ROUTE};
 use super::table::HttpTable;
+use super::trace::Span;
+use super::trace_otlp;
 use crate::errors::{err, guard, Code, Result};
 
 /// Parses a `RequestHead` JSON object (docs/l7.md).
@@ -136,5 +140,38 @@ pub fn route_evaluate(
             client_namespace.as_deref(),
         )
         .to_string())
+    })
+}
+
+/// The OTLP resource attributes the agent passes, as JSON.
+pub fn resource_of(json: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(err(
+            Code::InvalidArg,
+            "takeSpans: the resource must be a JSON object of attributes",
+        )),
+    }
+}
+
+/// Test hook: spans in the JSON record shape encoded as the proxy encodes its own, so the
+/// TypeScript decoder can check the native encoder (test/unit/tracing).
+#[napi]
+pub fn otlp_encode_test(spans_json: String, resource_json: String) -> Result<Buffer> {
+    guard("otlpEncodeTest", || {
+        let resource = resource_of(&resource_json)?;
+        let v: Value = serde_json::from_str(&spans_json)
+            .map_err(|e| err(Code::InvalidArg, format!("otlpEncodeTest: {e}")))?;
+        let spans = v
+            .as_array()
+            .map(|a| a.iter().map(Span::from_json).collect::<Option<Vec<_>>>())
+            .unwrap_or(None)
+            .ok_or_else(|| {
+                err(
+                    Code::InvalidArg,
+                    "otlpEncodeTest: not an array of span records",
+                )
+            })?;
+        Ok(trace_otlp::encode(&resource, "nodemesh", &spans).into())
     })
 }

@@ -313,7 +313,11 @@ pub(super) async fn attempts(
             continue;
         }
         let out = match res {
-            Ok(r) => return respond(r, e, b, m.clone(), start.elapsed(), deadline),
+            Ok(mut r) => {
+                // the endpoint, for the request's span (trace.rs)
+                r.extensions_mut().insert(super::trace::PeerEndpoint(ep));
+                return respond(r, e, b, m.clone(), start.elapsed(), deadline);
+            }
             Err(AttemptErr::BackendTimeout) => timeout_response("MESH_ERR_BACKEND_TIMEOUT"),
             Err(AttemptErr::Upstream { .. }) => local(
                 StatusCode::BAD_GATEWAY,

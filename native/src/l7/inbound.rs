@@ -27,6 +27,7 @@ use super::io::Counts;
 use super::metrics::{Direction, Labels, Series};
 use super::observe::{grpc_status, Observed};
 use super::proxy::{full, head_of, hint, local, max_header_bytes, serve_connection};
+use super::trace::{self, Kind};
 use super::upstream::{handshake, Body, BoxError, Proto, Sender};
 use crate::proxy::authz::{AuthzInput, Transport};
 use crate::proxy::conn::connect;
@@ -221,26 +222,35 @@ pub fn authorize(
     Some(deny_to_response(resp))
 }
 
-async fn handle(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(c: Arc<Conn>, mut req: Request<Incoming>) -> Response<Body> {
     let x = &c.ctx;
-    let Some(log) = access_log::begin(
+    let table = x.shared.table();
+    let span = trace::begin(&table, *x.dst.ip(), Kind::Server, &mut req);
+    let log = access_log::begin(
         &x.shared,
-        &x.shared.table(),
+        &table,
         x.dst,
         Direction::Inbound,
         x.src,
         x.dst,
         &req,
-    ) else {
+    );
+    drop(table);
+    if log.is_none() && span.is_none() {
         return authorize_and_send(&c, req).await;
-    };
+    }
     let r = authorize_and_send(&c, req).await;
     let served = Served {
         src_identity: x.identity.clone(),
         dst_identity: x.dst_identity.clone(),
         ..Served::default()
     };
-    access_log::finish(&x.shared, log, &r, &served);
+    if let Some(log) = log {
+        access_log::finish(&x.shared, log, &r, &served);
+    }
+    if let Some(a) = span {
+        return trace::finish(&x.shared, a, r, &served, x.src, x.dst);
+    }
     r
 }
 

@@ -25,4 +25,7 @@ pub mod ratelimit;
 mod route_stats;
 pub mod table;
 pub mod tap;
+pub mod trace;
+pub mod trace_context;
+pub mod trace_otlp;
 pub mod upstream;

@@ -96,8 +96,24 @@ impl HttpTable {
                 access_log.insert(ip(a, &format!("http.accessLog[{i}]"))?);
             }
         }
+        let mut trace = HashMap::new();
+        if let Some(v) = o.get("trace") {
+            for (i, t) in arr(v, "http.trace")?.iter().enumerate() {
+                let tp = format!("http.trace[{i}]");
+                let to = obj(t, &tp)?;
+                let pod = ip(get(to, &tp, "ip")?, &at(&tp, "ip"))?;
+                let pct = num(
+                    get(to, &tp, "samplingPercent")?,
+                    &at(&tp, "samplingPercent"),
+                    0.0,
+                    100.0,
+                )?;
+                trace.insert(pod, pct);
+            }
+        }
         Ok(HttpTable {
             access_log,
+            trace,
             detect_timeout: Duration::from_millis(detect_ms),
             default_protocol,
             ports,

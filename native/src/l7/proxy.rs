@@ -31,6 +31,7 @@ use super::metrics::GoldenMetrics;
 use super::ratelimit::TokenBucket;
 use super::route_stats::RouteStats;
 use super::table::{BudgetConfig, HttpPort, RateLimit, RouteEntry};
+use super::trace::{self, Kind, SpanQueue};
 use super::upstream::{Body, Pool, Proto};
 use crate::proxy::engine::Shared;
 use crate::proxy::table::Table;
@@ -56,6 +57,8 @@ pub struct L7State {
     /// JSON log lines (request denials) for the agent to write; bounded, drops counted
     log: Mutex<VecDeque<String>>,
     pub log_dropped: AtomicU64,
+    /// finished spans for the agent to export (trace.rs); bounded, drops counted
+    pub spans: SpanQueue,
     /// live tap records (tap.rs)
     pub tap: super::tap::Tap,
 }
@@ -75,6 +78,7 @@ impl Default for L7State {
             route_stats: RouteStats::default(),
             log: Mutex::default(),
             log_dropped: AtomicU64::new(0),
+            spans: SpanQueue::default(),
             tap: super::tap::Tap::default(),
         }
     }
@@ -253,10 +257,11 @@ pub fn head_of<B>(req: &Request<B>) -> RequestHead {
     }
 }
 
-async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
-    // one table snapshot per request, for the access log switch and the routing both
+async fn handle(c: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<Body> {
+    // one table snapshot per request, for the access log and tracing switches and the routing
     let table = c.shared.table();
-    let Some(log) = access_log::begin(
+    let span = trace::begin(&table, *c.src.ip(), Kind::Client, &mut req);
+    let log = access_log::begin(
         &c.shared,
         &table,
         c.src,
@@ -264,15 +269,27 @@ async fn handle(c: Arc<ConnCtx>, req: Request<Incoming>) -> Response<Body> {
         c.src,
         c.dst,
         &req,
-    ) else {
+    );
+    if log.is_none() && span.is_none() {
         return route_and_forward(&c, table, req, &mut Served::default()).await;
-    };
+    }
     let mut served = Served {
         src_identity: table.local_identity(*c.src.ip()),
         ..Served::default()
     };
-    let r = route_and_forward(&c, table, req, &mut served).await;
-    access_log::finish(&c.shared, log, &r, &served);
+    let r = route_and_forward(&c, table.clone(), req, &mut served).await;
+    if let Some(log) = log {
+        access_log::finish(&c.shared, log, &r, &served);
+    }
+    if let Some(a) = span {
+        if let Some(ep) = r.extensions().get::<trace::PeerEndpoint>() {
+            served.dst_identity = table
+                .peer(*ep.0.ip())
+                .map(|p| p.identity.clone())
+                .or_else(|| table.local_identity(*ep.0.ip()));
+        }
+        return trace::finish(&c.shared, a, r, &served, c.src, c.dst);
+    }
     r
 }
 

@@ -203,6 +203,8 @@ pub struct AccrualConfig {
 pub struct HttpTable {
     /// this node's pods whose HTTP requests are access-logged (both directions)
     pub access_log: std::collections::HashSet<std::net::Ipv4Addr>,
+    /// this node's pods whose namespace is traced, with its new-root sampling percentage
+    pub trace: HashMap<std::net::Ipv4Addr, f64>,
     pub detect_timeout: Duration,
     pub default_protocol: Protocol,
     pub ports: HashMap<SocketAddrV4, Arc<HttpPort>>,
@@ -212,6 +214,12 @@ pub struct HttpTable {
 }
 
 impl HttpTable {
+    /// Whether requests to (or from) local pod `ip` are served one by one at its proxy even
+    /// without HTTP authorization: access-logged or traced.
+    pub fn per_request(&self, ip: &std::net::Ipv4Addr) -> bool {
+        self.access_log.contains(ip) || self.trace.contains_key(ip)
+    }
+
     pub fn port(&self, dst: SocketAddrV4) -> Option<&Arc<HttpPort>> {
         self.ports.get(&dst)
     }

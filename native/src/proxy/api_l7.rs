@@ -2,10 +2,13 @@
 //! metrics, the per-policy HTTP authorization counts and the queued JSON log lines (request
 //! denials). Nothing here runs per request.
 
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use super::Proxy;
 use crate::errors::{guard, Result};
+use crate::l7::api::resource_of;
+use crate::l7::trace_otlp;
 
 #[napi]
 impl Proxy {
@@ -50,6 +53,24 @@ impl Proxy {
         })
     }
 
+    /// Takes up to `max` finished spans (oldest first) encoded as OTLP under `resourceJson` (an
+    /// object of string attributes); the rest stay queued for the next call.
+    #[napi]
+    pub fn take_spans(&self, max: u32, resource_json: String) -> Result<SpanBatch> {
+        guard("takeSpans", || {
+            let q = &self.open("takeSpans")?.shared.l7.spans;
+            let resource = resource_of(&resource_json)?;
+            let spans = q.take(max as usize);
+            Ok(SpanBatch {
+                body: trace_otlp::encode(&resource, "nodemesh", &spans).into(),
+                count: spans.len() as u32,
+                dropped: q.dropped.load(std::sync::atomic::Ordering::Relaxed) as f64,
+                recorded: q.recorded.load(std::sync::atomic::Ordering::Relaxed) as f64,
+                queued: q.len() as f64,
+            })
+        })
+    }
+
     /// Takes the JSON log lines queued since the last call, and how many were dropped in total.
     #[napi]
     pub fn take_log(&self) -> Result<LogBatch> {
@@ -89,6 +110,17 @@ impl Proxy {
             })
         })
     }
+}
+
+/// `SpanBatch` of native/index.ts: finished spans as one OTLP ExportTraceServiceRequest
+/// (trace_otlp.rs), how many, and the queue's totals.
+#[napi(object)]
+pub struct SpanBatch {
+    pub body: Buffer,
+    pub count: u32,
+    pub dropped: f64,
+    pub recorded: f64,
+    pub queued: f64,
 }
 
 /// `LogBatch` of native/index.ts.

@@ -76,10 +76,7 @@ pub(super) async fn serve_local_http(
     transport: Transport,
 ) -> bool {
     let table = st.shared.table();
-    let logged = table
-        .http
-        .as_ref()
-        .is_some_and(|h| h.access_log.contains(pod.ip()));
+    let logged = table.http.as_ref().is_some_and(|h| h.per_request(pod.ip()));
     if !table.is_local_workload(*pod.ip())
         || !(logged || table.authz.needs_http(*pod.ip(), pod.port()))
     {

@@ -195,10 +195,7 @@ async fn stream(
     // HTTP fields in this port's policies, or the pod's requests access-logged: served per
     // request (or, when the stream is not HTTP, by this verdict once its first bytes said so)
     let per_request = table.authz.needs_http(*dst.ip(), dst.port())
-        || table
-            .http
-            .as_ref()
-            .is_some_and(|h| h.access_log.contains(dst.ip()));
+        || table.http.as_ref().is_some_and(|h| h.per_request(dst.ip()));
     drop(table);
     st.policy = non_empty(&v.policy);
     st.audit = non_empty(&v.audit);
