@@ -57,8 +57,8 @@ fi
 step "kube-apiserver, etcd, kubectl, helm for the real-API-server tests (only when missing; cold: ~6 min)"
 bash scripts/build-kube.sh || { echo "[setup] build-kube.sh failed; retrying once (a transient Go module proxy error)" >&2; sleep 5; bash scripts/build-kube.sh; } || { echo "MESH_ERR_NOT_BUILT: scripts/build-kube.sh failed (see above); the real kube-apiserver tier cannot run" >&2; [ "${CI:-}" != true ] || exit 1; }
 
-step "fortio, h2spec, grpcurl for the L7 tests and benches (only when missing; cold: ~4.5 min on 2 cores)"
-bash scripts/build-tools.sh || { echo "[setup] build-tools.sh failed; retrying once (a transient Go module proxy error)" >&2; sleep 5; bash scripts/build-tools.sh; } || { echo "MESH_ERR_NOT_BUILT: scripts/build-tools.sh failed (see above); the grpcurl, h2spec and fortio tests and benches cannot run" >&2; [ "${CI:-}" != true ] || exit 1; }
+step "fortio, h2spec, grpcurl, jaeger for the L7 and tracing tests and benches (only when missing; cold: ~10 min on 2 cores)"
+bash scripts/build-tools.sh || { echo "[setup] build-tools.sh failed; retrying once (a transient Go module proxy error)" >&2; sleep 5; bash scripts/build-tools.sh; } || { echo "MESH_ERR_NOT_BUILT: scripts/build-tools.sh failed (see above); the grpcurl, h2spec, fortio and jaeger tests and benches cannot run" >&2; [ "${CI:-}" != true ] || exit 1; }
 
 if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/fs/bpf; then
   step "mounting bpffs at /sys/fs/bpf"
