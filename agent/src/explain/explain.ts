@@ -63,7 +63,7 @@ export function explainPod(view: NodeView, key: string, report: PodReport | unde
     }
   }
   if (w.enrolled) checks.push({ ok: true, what: 'listeners', detail: `outbound :${view.proxyPorts[0]}, inbound :${view.proxyPorts[1]}, HBONE :${view.proxyPorts[2]} on node ${view.nodeName}` });
-  const table = compileTable(view, 0);
+  const table = tableOf(view);
   const tw = table.authz?.workloads.find((x) => x.ip === w.ip);
   const policies = tw ? tw.policies.map((i) => table.authz?.policies[i]?.name ?? '?') : [];
   const meshed = w.enrolled && checks.every((c) => c.ok);
@@ -115,9 +115,17 @@ function head(r: PairInput['request'], dst: { ip: string; port: number }): Reque
   };
 }
 
+/** Each view's compiled table, kept while the view lives (views are rebuilt per config version). */
+const tables = new WeakMap<NodeView, ReturnType<typeof compileTable>>();
+function tableOf(view: NodeView): ReturnType<typeof compileTable> {
+  let t = tables.get(view);
+  if (!t) { t = compileTable(view, 0); tables.set(view, t); }
+  return t;
+}
+
 /** Authorization at the destination pod's node, with the transport the path implies. */
 function authzAt(view: NodeView | undefined, srcIp: string, srcIdentity: string | null, ep: { ip: string; port: number }, transport: 'mtls' | 'local' | 'plaintext', h: RequestHead | undefined): AuthzVerdict & { transport: string } {
-  const t = view ? compileTable(view, 0) : undefined;
+  const t = view ? tableOf(view) : undefined;
   if (!t?.authz) return { allow: true, code: '', policy: '', audit: '', transport };
   const v = authorize(t.authz, { dstIp: ep.ip, dstPort: ep.port, srcIp, identity: srcIdentity, transport }, h ? { method: h.method, authority: h.authority, path: h.path, headers: h.headers } : undefined);
   return { ...v, transport };
@@ -140,7 +148,7 @@ export function explainPair(i: PairInput): PairExplanation | { readonly error: s
   }
   const d = decide(i.srcView, { direction: 'outbound', src: { ip: w.ip, port: 40000 }, dst: i.dst });
   if (d.kind === 'denied') return { src: i.src, dst: dstName, captured: true, summary: `${d.code}: ${d.message}`, hops: [] };
-  const table = compileTable(i.srcView, 0);
+  const table = tableOf(i.srcView);
   const hport = table.http?.ports.find((p) => p.vip === i.dst.ip && p.port === i.dst.port);
   let routeInfo: PairExplanation['route'];
   let endpoints = d.service ? d.service.endpoints : [d.upstream];

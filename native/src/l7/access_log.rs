@@ -17,10 +17,6 @@ use super::proxy::{authority_of, ERROR_HEADER};
 use crate::proxy::engine::Shared;
 use crate::proxy::table::Table;
 
-/// The endpoint that answered a forwarded request (a response extension set by attempt.rs).
-#[derive(Clone, Copy)]
-pub struct Reached(pub SocketAddrV4);
-
 /// What a request was, captured before it is forwarded (only when its pod is logged).
 pub struct Pending {
     start: Instant,
@@ -103,7 +99,10 @@ pub fn finish<B>(shared: &Shared, p: Pending, resp: &Response<B>, s: &Served) {
         "route": s.route.as_deref().filter(|r| !r.is_empty()),
         "route_kind": s.route_kind,
         "backend": s.backend.as_deref(),
-        "endpoint": resp.extensions().get::<Reached>().map(|r| r.0.to_string()),
+        "endpoint": resp
+            .extensions()
+            .get::<super::trace::PeerEndpoint>()
+            .map(|r| r.0.to_string()),
         "duration_ms": ms(p.start.elapsed()),
     });
     let line = line.to_string();

@@ -314,7 +314,7 @@ pub(super) async fn attempts(
         }
         let out = match res {
             Ok(mut r) => {
-                // the endpoint, for the request's span (trace.rs)
+                // the endpoint that answered, for the request's span, access log and tap
                 r.extensions_mut().insert(super::trace::PeerEndpoint(ep));
                 return respond(r, e, b, m.clone(), start.elapsed(), deadline);
             }
@@ -373,10 +373,8 @@ async fn attempt_once(
         None => sent.await,
     };
     match res {
-        Ok(mut r) => {
+        Ok(r) => {
             sh.l7.pool.put(key, sender);
-            // the endpoint that answered, for the access log and tap (response extension)
-            r.extensions_mut().insert(super::access_log::Reached(ep));
             Ok(r)
         }
         Err(_) => Err(AttemptErr::Upstream { reused }),

@@ -35,7 +35,8 @@ pub enum Kind {
     Server,
 }
 
-/// The endpoint an outbound request was sent to, put on its response by attempt.rs.
+/// The endpoint an outbound request was sent to, put on its response by attempt.rs (read by the
+/// span, the access log and the tap).
 #[derive(Clone, Copy, Debug)]
 pub struct PeerEndpoint(pub SocketAddrV4);
 
