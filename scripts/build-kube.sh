@@ -30,7 +30,9 @@ rm -f "$STAMP"
 mkdir -p "$BIN"
 OUT=$(cd "$BIN" && pwd)
 
-modver() { sed -E 's/^require[[:space:]]+//' "$2" | awk -v m="$1" '$1 == m && $2 ~ /^v/ { print $2; exit }'; }
+# One awk, no pipe: `sed | awk '{...; exit}'` lost the race with set -o pipefail (sed got SIGPIPE
+# writing its next buffer after awk had exited, and the ERR trap stopped the build).
+modver() { awk -v m="$1" '{ sub(/^require[[:space:]]+/, "") } $1 == m && $2 ~ /^v/ { print $2; exit }' "$2"; }
 KV=$(modver k8s.io/kubernetes test/kube/go.mod)
 EV=$(modver go.etcd.io/etcd/server/v3 test/kube/go.mod)
 HV=$(modver helm.sh/helm/v3 test/kube/helm/go.mod)

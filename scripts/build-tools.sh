@@ -37,7 +37,7 @@ for a in "$@"; do
   esac
 done
 
-wanted() { [ ${#only[@]} -eq 0 ] || printf '%s\n' "${only[@]}" | grep -qx "$1"; }
+wanted() { [ ${#only[@]} -eq 0 ] && return 0; local t; for t in "${only[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 # A tool is up to date when its binary exists and its stamp holds the same TOOLS entry (version,
 # flags, pins): bumping one tool rebuilds that one only.
 stamp() { printf '%s' "$1" | sha256sum | cut -c1-16; }

@@ -19,7 +19,7 @@ step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "MESH_ERR_NOT_ROOT: installing ${missing[*]} needs root; run as root" >&2; exit 1; fi
