@@ -75,13 +75,25 @@ export const ERROR_CODES = {
 
 export type MeshErrorCode = keyof typeof ERROR_CODES;
 
+/** Brands every MeshError, so `instanceof MeshError` also holds across two copies of this module
+ *  (the bundled agent's and the CLI's around it). */
+const BRAND = Symbol.for('nodemesh.MeshError');
+
 export class MeshError extends Error {
   readonly code: MeshErrorCode;
+  declare readonly [BRAND]: true;
 
   constructor(code: MeshErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'MeshError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    // subclasses (SignError, Refusal, ...) keep the ordinary prototype check
+    if (this !== MeshError) return Function.prototype[Symbol.hasInstance].call(this, v);
+    return typeof v === 'object' && v !== null && (v as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

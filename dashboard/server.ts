@@ -7,7 +7,7 @@ import http from 'node:http';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { MeshError } from '../common/errors.js';
-import { ROOT } from '../native/index.js';
+import { repoPath } from '../common/paths.js';
 import type { StatKind } from '../controller/src/insight/index.js';
 import { ADMIN, Insight, maySee, parseWindow, type Caller, type InsightSource } from './api.js';
 
@@ -62,7 +62,7 @@ export class DashboardServer {
     const asset = ASSETS[url.pathname];
     if (req.method !== 'GET') { res.writeHead(405).end(); return; }
     if (asset) {
-      const file = path.join(ROOT, 'dashboard', 'assets', asset);
+      const file = path.join(repoPath('dashboard/assets'), asset);
       res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' }).end(readFileSync(file));
       return;
     }

@@ -5,21 +5,10 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { MeshError, toMeshError } from '../common/errors.js';
+import { repoRoot } from '../common/paths.js';
 import type { RequestHead, RouteResult, TableHttp } from '../agent/src/routing/table.js';
-
-/** Repository root, found from this file whether it runs from source or from dist/. */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new MeshError('MESH_ERR_NOT_BUILT', 'cannot find the nodemesh checkout root');
-    dir = up;
-  }
-  return dir;
-}
 
 export const ROOT = repoRoot();
 export const ADDON_PATH = process.env.NODEMESH_ADDON ?? path.join(ROOT, 'native', 'nodemesh.node');

@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/build-bpf.sh
 bash scripts/build-native.sh
 rm -rf dist && npx tsc -p tsconfig.json  # clean: a deleted source must not leave a stale test behind
+bash scripts/bundle-agent.sh

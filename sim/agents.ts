@@ -6,8 +6,9 @@ import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { MeshError } from '../common/errors.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../common/agent-process.js';
 import { sameProcess, sleep, tail } from './exec.js';
-import { procRef, spawnInNetns, stopProcess } from './procs.js';
+import { CLI_PATH, procRef, spawnInNetns, stopProcess } from './procs.js';
 import type { NodeStatus, ProcRef } from './state.js';
 
 export interface HttpResult { readonly status: number; readonly body: string }
@@ -41,7 +42,7 @@ export interface AgentStartOptions {
 }
 
 /** The agent's command line inside its node netns. */
-export function agentArgv(node: NodeStatus, manifestsDir: string, command: readonly string[] = ['nodemesh', 'agent'], controller?: AgentStartOptions['controller']): string[] {
+export function agentArgv(node: NodeStatus, manifestsDir: string, command: readonly string[] = ['node', ...AGENT_NODE_FLAGS, CLI_PATH, 'agent'], controller?: AgentStartOptions['controller']): string[] {
   const source = controller
     ? ['--controller', controller.address, '--token-file', controller.tokenFile(node.name), '--state-dir', controller.stateDir(node.name)]
     : ['--manifests', manifestsDir];
@@ -52,7 +53,7 @@ export function agentArgv(node: NodeStatus, manifestsDir: string, command: reado
 export async function startAgent(node: NodeStatus, manifestsDir: string, opts: AgentStartOptions = {}): Promise<ProcRef> {
   mkdirSync(path.dirname(node.adminSocket), { recursive: true });
   mkdirSync(path.dirname(node.agentLog), { recursive: true });
-  const child = spawnInNetns(node.netns, agentArgv(node, manifestsDir, opts.command, opts.controller), { log: node.agentLog, env: { NODE_NAME: node.name } });
+  const child = spawnInNetns(node.netns, agentArgv(node, manifestsDir, opts.command, opts.controller), { log: node.agentLog, env: { ...AGENT_ENV, NODE_NAME: node.name } });
   child.on('error', () => undefined);
   const ref = procRef(child);
   node.agent = ref;

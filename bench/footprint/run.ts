@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI_PATH, SimCluster } from '../../sim/index.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../common/agent-process.js';
 import { ticksPerSecond } from '../procstat.js';
 import { parseProcStatTicks } from '../parse.js';
 import { DEFAULT_SHAPE, footprintManifests } from './manifests.js';
@@ -79,12 +80,14 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'nm-footprint-'));
   writeFileSync(path.join(dir, 'footprint.yaml'), footprintManifests(shape));
   const t0 = Date.now();
-  // FP_NODE_FLAGS: V8/Node flags for the agents only (to compare settings), e.g. "--max-semi-space-size=4"
-  const flags = (process.env.FP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  // FP_AGENT_ENV: environment for the agents only, e.g. "MALLOC_ARENA_MAX=2"
+  // FP_NODE_FLAGS: the agents' V8/Node flags instead of AGENT_NODE_FLAGS (to compare settings;
+  // "" for none), e.g. "--max-semi-space-size=4"
+  const flags = process.env.FP_NODE_FLAGS !== undefined ? process.env.FP_NODE_FLAGS.split(' ').filter(Boolean) : [...AGENT_NODE_FLAGS];
+  // FP_AGENT_ENV: environment for the agents on top of AGENT_ENV, e.g. "MALLOC_ARENA_MAX=8"
   const env = (process.env.FP_AGENT_ENV ?? '').split(' ').filter(Boolean);
-  const agentCommand = flags.length || env.length ? [...(env.length ? ['env', ...env, process.execPath] : ['node']), ...flags, CLI_PATH, 'agent'] : undefined;
-  const c = await SimCluster.up({ manifestsDir: dir, ...(agentCommand ? { agentCommand } : {}), onProgress: (m) => process.stderr.write(`${m}\n`), podReadyTimeoutMs: 120_000, agentReadyTimeoutMs: 120_000 });
+  const agentCommand = [...(env.length ? ['env', ...env, process.execPath] : ['node']), ...flags, CLI_PATH, 'agent'];
+  process.stderr.write(`agents run: ${[...Object.entries(AGENT_ENV).map(([k, v]) => `${k}=${v}`), ...env, 'node', ...flags].join(' ')} nodemesh agent …\n`);
+  const c = await SimCluster.up({ manifestsDir: dir, agentCommand, onProgress: (m) => process.stderr.write(`${m}\n`), podReadyTimeoutMs: 120_000, agentReadyTimeoutMs: 120_000 });
   try {
     process.stderr.write(`cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s; settling ${settleSeconds} s, then ${idleSeconds} s idle\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));

@@ -34,7 +34,7 @@ function statTable(rows, withTcp) {
     <td class="num">${pct(r.successRate)}</td><td class="num">${r.rps.toFixed(1)}</td><td class="num">${ms(r.latencyMs.p50)}</td><td class="num">${ms(r.latencyMs.p95)}</td><td class="num">${ms(r.latencyMs.p99)}</td>${withTcp ? `<td class="num">${r.tcp.open}</td>` : ''}</tr>`).join('')}</table>`;
 }
 
-async function graphView() {
+async function graphView(show) {
   const g = await api(`/api/graph?window=${win()}`);
   const W = 900, H = 520, cx = W / 2, cy = H / 2, R = Math.min(W, H) / 2 - 70;
   const ids = [...new Set([...g.nodes.map((n) => n.id), ...g.edges.flatMap((e) => [e.src, e.dst])])].filter((id) => !id.startsWith('unknown/'));
@@ -49,22 +49,22 @@ async function graphView() {
     const [x, y] = pos.get(id);
     return `<a href="#/workload/${esc(id)}"><g class="wl${meshed.get(id) === false ? ' unmeshed' : ''}" data-id="${esc(id)}"><circle cx="${x}" cy="${y}" r="9"/><text x="${x}" y="${y + 24}" text-anchor="middle">${esc(id)}</text></g></a>`;
   }).join('');
-  $('#view').innerHTML = `<h2>Service graph</h2><p>${g.edges.length} edges between ${ids.length} workloads (window ${esc(win())}); edge labels: requests per second, success rate, p99 latency.</p>
+  show(`<h2>Service graph</h2><p>${g.edges.length} edges between ${ids.length} workloads (window ${esc(win())}); edge labels: requests per second, success rate, p99 latency.</p>
     <svg id="graph" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="20" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#64748b"/></marker></defs>${edges}${nodes}</svg>
-    <h3>Edges</h3><table id="edges"><tr><th>From</th><th>To</th><th>Requests</th><th>RPS</th><th>Success</th><th>P99</th><th>TCP</th><th>mTLS</th></tr>${g.edges.map((e) => `<tr><td>${esc(e.src)}</td><td>${esc(e.dst)}</td><td class="num">${e.requests}</td><td class="num">${e.rps.toFixed(1)}</td><td class="num">${pct(e.successRate)}</td><td class="num">${ms(e.p99Ms)}</td><td class="num">${e.tcpOpen}</td><td>${e.mtls ? '✓' : ''}</td></tr>`).join('')}</table>`;
+    <h3>Edges</h3><table id="edges"><tr><th>From</th><th>To</th><th>Requests</th><th>RPS</th><th>Success</th><th>P99</th><th>TCP</th><th>mTLS</th></tr>${g.edges.map((e) => `<tr><td>${esc(e.src)}</td><td>${esc(e.dst)}</td><td class="num">${e.requests}</td><td class="num">${e.rps.toFixed(1)}</td><td class="num">${pct(e.successRate)}</td><td class="num">${ms(e.p99Ms)}</td><td class="num">${e.tcpOpen}</td><td>${e.mtls ? '✓' : ''}</td></tr>`).join('')}</table>`);
 }
 
-async function workloadsView() {
+async function workloadsView(show) {
   const r = await api(`/api/stat?kind=workload&window=${win()}`);
-  $('#view').innerHTML = `<h2>Workloads</h2>${statTable(r.rows, true)}`;
+  show(`<h2>Workloads</h2>${statTable(r.rows, true)}`);
 }
 
-async function routesView() {
+async function routesView(show) {
   const [routes, svcs] = await Promise.all([api(`/api/stat?kind=route&window=${win()}`), api(`/api/stat?kind=service&window=${win()}`)]);
-  $('#view').innerHTML = `<h2>Routes</h2>${statTable(routes.rows, false)}<h2>Services</h2>${statTable(svcs.rows, false)}`;
+  show(`<h2>Routes</h2>${statTable(routes.rows, false)}<h2>Services</h2>${statTable(svcs.rows, false)}`);
 }
 
-async function workloadView(ns, name) {
+async function workloadView(show, ns, name) {
   const key = `${ns}/${name}`;
   const [inbound, outRoutes, outSvcs, wls] = await Promise.all([
     api(`/api/stat?kind=workload&namespace=${encodeURIComponent(ns)}&name=${encodeURIComponent(name)}&window=${win()}`),
@@ -78,11 +78,11 @@ async function workloadView(ns, name) {
   const checks = pods.length === 0 ? '<p class="err">No pod of this workload is known to the controller.</p>' : exs.map((ex) => ex.error ? `<p class="err">${esc(ex.pod)}: ${esc(ex.error)}</p>` : `<h4>${esc(ex.pod)} on ${esc(ex.node)} (${esc(ex.ip)})</h4><p class="explain-summary">${esc(ex.summary)}</p><ul class="checks">${ex.checks.map((c) => `<li data-mark="${c.ok ? '✓' : '✗'}" class="${c.ok ? 'ok' : 'bad'}"><b>${esc(c.what)}</b> ${esc(c.detail)}</li>`).join('')}</ul>
     <p>Identity: ${esc(ex.checks.find((c) => c.what === 'certificate')?.detail ?? 'none (not meshed)')}. Inbound authorization, in order: ${ex.policies.map(esc).join(', ') || 'none'}</p>`).join('');
   const src = pods[0]?.key ?? key;
-  $('#view').innerHTML = `<h2>${esc(key)}</h2><h3>Pods: why they are (not) meshed</h3><div id="explain">${checks}</div>
+  if (!show(`<h2>${esc(key)}</h2><h3>Pods: why they are (not) meshed</h3><div id="explain">${checks}</div>
     <h3>Inbound (requests to ${esc(name)})</h3>${statTable(inbound.rows, true)}
     <h3>Outbound by route</h3>${statTable(outRoutes.rows, false)}<h3>Outbound by Service</h3>${statTable(outSvcs.rows, false)}
     <h3>Explain a connection</h3><form class="inline" id="pair"><input id="pair-dst" placeholder="ns/service:port or ip:port" size="30"><input id="pair-path" placeholder="/path" size="12"><button>Explain</button></form><pre id="pair-out"></pre>
-    <p><a href="#/tap/${esc(key)}">Tap ${esc(key)}</a></p>`;
+    <p><a href="#/tap/${esc(key)}">Tap ${esc(key)}</a></p>`)) return;
   $('#pair').onsubmit = async (ev) => {
     ev.preventDefault();
     try {
@@ -92,9 +92,9 @@ async function workloadView(ns, name) {
   };
 }
 
-function tapView(target) {
-  $('#view').innerHTML = `<h2>Tap</h2><form class="inline" id="tapform"><input id="tap-target" placeholder="namespace or namespace/workload" value="${esc(target ?? '')}" size="28"><input id="tap-path" placeholder="path prefix" size="12"><select id="tap-method"><option value="">any method</option><option>GET</option><option>POST</option><option>PUT</option><option>DELETE</option></select><button id="tap-start">Start</button><button type="button" id="tap-stop">Stop</button></form>
-    <p id="tap-state">Not tapping.</p><table id="tap"><tr><th>Time</th><th>Dir</th><th>From</th><th>To</th><th>Method</th><th>Authority</th><th>Path</th><th>Status</th><th>Latency</th><th>Source identity</th></tr></table>`;
+function tapView(show, target) {
+  show(`<h2>Tap</h2><form class="inline" id="tapform"><input id="tap-target" placeholder="namespace or namespace/workload" value="${esc(target ?? '')}" size="28"><input id="tap-path" placeholder="path prefix" size="12"><select id="tap-method"><option value="">any method</option><option>GET</option><option>POST</option><option>PUT</option><option>DELETE</option></select><button id="tap-start">Start</button><button type="button" id="tap-stop">Stop</button></form>
+    <p id="tap-state">Not tapping.</p><table id="tap"><tr><th>Time</th><th>Dir</th><th>From</th><th>To</th><th>Method</th><th>Authority</th><th>Path</th><th>Status</th><th>Latency</th><th>Source identity</th></tr></table>`);
   $('#tapform').onsubmit = (ev) => { ev.preventDefault(); startTap(); };
   $('#tap-stop').onclick = () => stopTap('stopped');
   if (target) startTap();
@@ -142,20 +142,39 @@ async function startTap() {
   } catch (e) { if (e.name !== 'AbortError') $('#tap-state').textContent = `Tap failed: ${e.message}`; }
 }
 
+// Each route() call renders only while it is the latest: a slow answer for a page the user has
+// left (or a periodic refresh overtaken by a click) is dropped. #view's data-route names what it
+// shows once rendered; until then a new page shows "Loading…", never the previous page.
+let routeSeq = 0;
 async function route() {
   const h = location.hash.replace(/^#\/?/, '');
   const parts = h.split('/').filter(Boolean).map(decodeURIComponent);
+  const seq = ++routeSeq;
+  const show = (html) => {
+    if (seq !== routeSeq) return null;
+    const v = $('#view');
+    v.innerHTML = html;
+    v.dataset.route = h;
+    return v;
+  };
   if (parts[0] !== 'tap') stopTap();
   try {
-    if (parts[0] === 'workload' && parts.length === 3) await workloadView(parts[1], parts[2]);
-    else if (parts[0] === 'workloads') await workloadsView();
-    else if (parts[0] === 'routes') await routesView();
-    else if (parts[0] === 'tap') tapView(parts.slice(1).join('/'));
-    else await graphView();
-  } catch (e) { $('#view').innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+    if (parts[0] === 'workload' && parts.length === 3) await workloadView(show, parts[1], parts[2]);
+    else if (parts[0] === 'workloads') await workloadsView(show);
+    else if (parts[0] === 'routes') await routesView(show);
+    else if (parts[0] === 'tap') tapView(show, parts.slice(1).join('/'));
+    else await graphView(show);
+  } catch (e) { show(`<p class="err">${esc(e.message)}</p>`); }
 }
 
-window.addEventListener('hashchange', route);
+function navigate() {
+  const v = $('#view');
+  delete v.dataset.route;
+  v.innerHTML = '<p class="loading">Loading…</p>';
+  return route();
+}
+
+window.addEventListener('hashchange', navigate);
 $('#window').addEventListener('change', route);
 showNodes();
 setInterval(showNodes, 3000);

@@ -70,7 +70,8 @@ describe('web UI in Chromium', { skip, timeout: 600_000 }, () => {
 
   test('a workload page explains its pods and shows its inbound numbers', async () => {
     await page.goto(`${base}/#/workload/web/api`);
-    await page.waitForSelector('.explain-summary');
+    // #view names the page it shows once rendered (a hash change alone keeps the old DOM until then)
+    await page.waitForSelector('#view[data-route="workload/web/api"] .explain-summary');
     const summaries = await page.locator('.explain-summary').allTextContents();
     assert.equal(summaries.length, 2);
     for (const s of summaries) assert.match(s, /^meshed/);
@@ -78,7 +79,7 @@ describe('web UI in Chromium', { skip, timeout: 600_000 }, () => {
     const inbound = page.locator('tr[data-name="web/api"]').first();
     assert.match((await inbound.textContent()) ?? '', /100\.0%/);
     await page.goto(`${base}/#/workload/web/optout`);
-    await page.waitForSelector('.explain-summary');
+    await page.waitForSelector('#view[data-route="workload/web/optout"] .explain-summary');
     assert.match((await page.locator('.explain-summary').first().textContent()) ?? '', /not meshed: the pod has the annotation nodemesh\.io\/capture/);
     await shot('workload');
   });

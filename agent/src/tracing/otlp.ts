@@ -2,11 +2,11 @@
 // own) → an ExportTraceServiceRequest (proto/opentelemetry/otlp-trace.proto, protobufjs at run
 // time), and the decoder the unit tests round-trip through. One POST helper with a timeout.
 
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { MeshError } from '../../../common/errors.js';
+import { repoPath } from '../../../common/paths.js';
 
-const PROTO = fileURLToPath(new URL('../../../../proto/opentelemetry/otlp-trace.proto', import.meta.url));
+const PROTO = repoPath('proto/opentelemetry/otlp-trace.proto');
 
 /** One finished span as the node proxy hands it over (native/src/l7/trace.rs `Span::to_json`). */
 export interface SpanRecord {

@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { MeshError, type MeshErrorCode } from '../../../common/errors.js';
 import type { IssuedCert, MeshCA } from './authority.js';
+import { repoPath } from '../../../common/paths.js';
 
 /** What the CertificateService signs with: a MeshCA itself or a SignPool of copies of it. */
 export interface CsrSigner {
@@ -34,7 +35,7 @@ export class SignPool implements CsrSigner {
   static async start(ca: MeshCA, workers: number): Promise<SignPool> {
     const init = { material: await ca.material(), options: { trustDomain: ca.trustDomain, certTtlMs: ca.certTtlMs, skewMs: ca.skewMs } };
     const slots = await Promise.all(Array.from({ length: workers }, () => new Promise<Slot>((resolve, reject) => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      const worker = new Worker(repoPath('dist/controller/src/ca/worker.js'), { workerData: init });
       worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve({ worker, inflight: 0 }) : reject(new MeshError('MESH_ERR_CA', `a signing worker could not load the CA: ${m.error ?? '?'}`))));
       worker.once('error', reject);
     })));

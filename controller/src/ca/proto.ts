@@ -1,11 +1,11 @@
 // Loads proto/nodemesh/ca/v1/ca.proto at runtime (@grpc/proto-loader, as grpc/proto.ts does for
 // the config protocol) and exposes the CertificateService definition and client constructor.
 
-import { fileURLToPath } from 'node:url';
 import * as loader from '@grpc/proto-loader';
 import { grpc } from '../grpc/index.js';
+import { repoPath } from '../../../common/paths.js';
 
-const PROTO = fileURLToPath(new URL('../../../../proto/nodemesh/ca/v1/ca.proto', import.meta.url));
+const PROTO = repoPath('proto/nodemesh/ca/v1/ca.proto');
 
 const def = loader.loadSync(process.env.NODEMESH_CA_PROTO ?? PROTO, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
 const pkg = grpc.loadPackageDefinition(def) as unknown as {

@@ -2,7 +2,6 @@
 // its field path, or "ignored" (a kind this component does not serve) out. Both sources use it,
 // so a manifest and the API server can never disagree on what is valid.
 
-import { fileURLToPath } from 'node:url';
 import type { ManifestProblem, Namespace, Pod, Service, ServiceAccount, EndpointSlice, Route, Policy } from './types.js';
 import { DNS_LABEL, Invalid, isObj, name, obj } from './fields.js';
 import { parseNamespace, parsePod, parseService, parseServiceAccount } from './core.js';
@@ -10,6 +9,7 @@ import { parseEndpointSlice } from './network.js';
 import { parseRoute } from './routes.js';
 import { POLICY_CHECKS } from './policies.js';
 import { deepFreeze, loadCrdSchemas, validateSchema, type CrdSchema } from './schema.js';
+import { repoPath } from '../../../common/paths.js';
 
 export type ParsedObject =
   | { readonly kind: 'Namespace'; readonly value: Namespace }
@@ -33,7 +33,7 @@ const CORE: Record<string, (o: Record<string, unknown>) => ParsedObject> = {
   'gateway.networking.k8s.io/v1/GRPCRoute': (o) => ({ kind: 'Route', value: parseRoute('GRPCRoute', o) }),
 };
 
-let crdDir = process.env.NODEMESH_CRD_DIR ?? fileURLToPath(new URL('../../../../deploy/crds', import.meta.url));
+let crdDir = process.env.NODEMESH_CRD_DIR ?? repoPath('deploy/crds');
 let crds: Map<string, CrdSchema> | undefined;
 
 /** Points custom-resource validation at another CRD directory (tests, deployments). */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../../../native/index.js';
 import { COMMANDS } from '../../../cli/commands.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS, IMAGE_CLI } from '../../../common/agent-process.js';
 
 function containerArgs(file: string): Array<{ command: string; args: string[] }> {
   const out: Array<{ command: string; args: string[] }> = [];
@@ -33,3 +34,15 @@ for (const [file, cmd] of [['controller.yaml', 'controller'], ['agent.yaml', 'ag
     }
   });
 }
+
+test('the DaemonSet (deploy/base and the Helm chart) starts the agent as the simulated cluster does', () => {
+  for (const file of [`${ROOT}/deploy/base/agent.yaml`, `${ROOT}/deploy/helm/nodemesh/templates/agent.yaml`]) {
+    // the chart's template directives sit in values, so the YAML of the container still parses
+    const text = readFileSync(file, 'utf8').replace(/\{\{[^}]*\}\}/g, 'x');
+    const containers = parseAllDocuments(text).flatMap((d) => ((d.toJS() as { spec?: { template?: { spec?: { containers?: Array<{ name: string; command?: string[]; env?: Array<{ name: string; value?: string }> }> } } } } | null)?.spec?.template?.spec?.containers ?? []));
+    const agent = containers.find((c) => c.name === 'agent');
+    assert.ok(agent, `no agent container in ${file}`);
+    assert.deepEqual(agent.command, ['node', ...AGENT_NODE_FLAGS, IMAGE_CLI], `${file}: command`);
+    for (const [k, v] of Object.entries(AGENT_ENV)) assert.equal(agent.env?.find((e) => e.name === k)?.value, v, `${file}: env ${k}`);
+  }
+});

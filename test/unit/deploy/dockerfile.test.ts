@@ -109,3 +109,57 @@ test('the runtime is a maintained Node LTS image and runs bin/nodemesh.js', () =
   assert.equal(argv[0], 'node');
   assert.ok(existsSync(path.join(REPO_ROOT, path.relative('/opt/nodemesh', argv[1]!))), `${argv[1]} is not in the repository`);
 });
+
+/** Relative imports reached from cli/main.ts (static and dynamic, string literals), as repo paths. */
+function importClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const stack = [entry];
+  const re = /(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
+  while (stack.length) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const m of readFileSync(path.join(REPO_ROOT, f), 'utf8').matchAll(re)) {
+      const t = path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1]!)).replace(/\.js$/, '.ts');
+      if (existsSync(path.join(REPO_ROOT, t))) stack.push(t);
+    }
+  }
+  return seen;
+}
+
+const stageOf = (ins: Instruction): string => {
+  let name = '';
+  for (const i of all) {
+    if (i.op === 'FROM') name = /\s+AS\s+(\S+)\s*$/i.exec(i.args)?.[1]?.toLowerCase() ?? 'runtime';
+    if (i === ins) return name;
+  }
+  return name;
+};
+const copiedIn = (stage: string): string[] => all.filter((i) => i.op === 'COPY' && stageOf(i) === stage && !('from' in copyArgs(i.args).flags))
+  .flatMap((i) => copyArgs(i.args).sources.map((s) => path.posix.normalize(s).replace(/\/+$/, '')));
+const shipped = importClosure('cli/main.ts');
+/** A runtime COPY destination as a path under the image's WORKDIR (/opt/nodemesh). */
+const destUnderWorkdir = (dest: string): string => {
+  const d = path.posix.normalize(dest).replace(/\/+$/, '');
+  return d.startsWith('/') ? path.posix.relative('/opt/nodemesh', d) : d;
+};
+
+test('the ts stage copies every folder the CLI imports, and bundles the agent', () => {
+  const folders = new Set([...shipped].map((f) => f.split('/')[0]!));
+  assert.ok(folders.has('agent') && folders.has('dashboard'), `closure: ${[...folders].join(', ')}`);
+  const copied = copiedIn('ts');
+  for (const top of folders) {
+    assert.ok(copied.some((c) => c === top || top.startsWith(`${c}/`) || (c.startsWith(`${top}/`) && [...shipped].filter((f) => f.startsWith(`${top}/`)).every((f) => f.startsWith(`${c}/`) || f === c))),
+      `the CLI imports ${top}/ but the ts stage does not COPY it`);
+  }
+  const run = all.find((i) => i.op === 'RUN' && stageOf(i) === 'ts' && i.args.includes('tsc'));
+  assert.ok(run && /bundle-agent\.sh/.test(run.args) && run.args.indexOf('bundle-agent') < run.args.indexOf('prune'), 'the ts stage runs scripts/bundle-agent.sh before pruning esbuild');
+});
+
+test('the runtime copies every file tree the shipped code reads with repoPath()', () => {
+  const reads = new Set<string>();
+  for (const f of shipped) for (const m of readFileSync(path.join(REPO_ROOT, f), 'utf8').matchAll(/repoPath\('([^']+)'\)/g)) reads.add(m[1]!);
+  assert.ok(reads.has('dashboard/assets') && reads.has('dist/agent.bundle.mjs'), [...reads].join(', '));
+  const runtime = [...copiedIn('runtime'), ...all.filter((i) => i.op === 'COPY' && stageOf(i) === 'runtime' && copyArgs(i.args).flags.from === 'ts').map((i) => destUnderWorkdir(copyArgs(i.args).dest))];
+  for (const r of reads) assert.ok(runtime.some((c) => r === c || r.startsWith(`${c}/`)), `the shipped code reads ${r} but the runtime stage does not COPY it`);
+});

@@ -4,8 +4,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { repoPath } from '../../../../common/paths.js';
 
 export interface KubeType {
   /** API group, '' for the core group */
@@ -43,7 +43,7 @@ export function resourceName(t: KubeType): string {
 }
 
 export function defaultCrdDir(): string {
-  return process.env.NODEMESH_CRD_DIR ?? fileURLToPath(new URL('../../../../../deploy/crds', import.meta.url));
+  return process.env.NODEMESH_CRD_DIR ?? repoPath('deploy/crds');
 }
 
 const isRec = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
