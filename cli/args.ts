@@ -12,11 +12,25 @@ export function usageError(message: string, usage: string): MeshError {
   return new MeshError('MESH_ERR_USAGE', `${message}\nusage: ${usage}`);
 }
 
+/** `--ui-port -1` → `--ui-port=-1` for a string flag: parseArgs alone refuses a value that starts
+ *  with "-" as ambiguous, and the usage lines write such values (`--ui-port PORT|-1`) spaced. */
+function joinNegativeValues(argv: readonly string[], options: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { out.push(...argv.slice(i)); break; }
+    const next = argv[i + 1];
+    const spec = a.startsWith('--') && !a.includes('=') ? options[a.slice(2)] : undefined;
+    if (spec?.type === 'string' && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) { out.push(`${a}=${next}`); i++; } else out.push(a);
+  }
+  return out;
+}
+
 /** Parses flags; positionals must number between min and max. */
 export function parseFlags(argv: readonly string[], options: FlagSpec, usage: string, positionals: { min?: number; max?: number } = {}): { values: FlagValues; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0] ?? 'invalid arguments';
     throw usageError(msg.replace(/\. To specify a positional argument.*$/, '').replace(/^Unknown option/, 'unknown option'), usage);
@@ -40,7 +54,7 @@ export function requireString(values: FlagValues, name: string, usage: string): 
 export function intFlag(values: FlagValues, name: string, usage: string, range: { min: number; max: number }): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < range.min || n > range.max) throw usageError(`--${name} must be an integer in ${range.min}..${range.max}, got "${String(v)}"`, usage);
   return n;
 }

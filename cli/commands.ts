@@ -74,7 +74,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     words: ['controller'],
-    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN] [--default-inbound-policy all-unauthenticated|all-authenticated|cluster-authenticated|deny] [--trace-collector HOST:PORT] [--ca-dir DIR | --ca-secret NS/NAME [--ca-generate]] [--cert-ttl 24h] [--ca-rotate] [--ca-remove-old-anchors] [--ui-port PORT|-1] [--ui-socket PATH] [--user-tokens FILE]',
+    usage: 'nodemesh controller (--manifests DIR --node-tokens FILE | --kubeconfig FILE | --in-cluster) [--token-audience AUD] [--grpc-port PORT] [--admin-port PORT] [--admin-socket PATH] [--trust-domain DOMAIN] [--default-inbound-policy all-unauthenticated|all-authenticated|cluster-authenticated|deny] [--trace-collector HOST:PORT] [--ca-dir DIR | --ca-secret NS/NAME [--ca-generate]] [--cert-ttl 24h] [--ca-rotate] [--ca-remove-old-anchors] [--ui-port PORT|-1] [--ui-socket PATH] [--user-tokens FILE | --user-auth kubernetes]',
     summary: 'run the controller: watch the cluster, stream each agent its node view over gRPC (15012), admin on 15014, web UI and insight API on 8084',
     load: async () => (await import('./controller.js')).controllerRun,
   },

@@ -2,6 +2,7 @@
 // directory (the embedded default) or the Kubernetes API (a kubeconfig, or in-cluster config).
 // The mesh CA lives in --ca-dir (generated on first start) or a Secret (--ca-secret NS/NAME).
 
+import { parseDuration } from '../common/duration.js';
 import { MeshError } from '../common/errors.js';
 import { intFlag, parseFlags, usageError } from './args.js';
 import { usageOf } from './commands.js';
@@ -29,6 +30,7 @@ export async function controllerRun(argv: string[]): Promise<number> {
     'ui-port': { type: 'string' },
     'ui-socket': { type: 'string' },
     'user-tokens': { type: 'string' },
+    'user-auth': { type: 'string' },
   }, usage);
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const inCluster = values['in-cluster'] === true;
@@ -45,6 +47,10 @@ export async function controllerRun(argv: string[]): Promise<number> {
   const caSecret = str('ca-secret');
   if (caSecret !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(caSecret)) throw usageError(`--ca-secret must be NAMESPACE/NAME, got "${caSecret}"`, usage);
   if (caSecret && str('ca-dir')) throw usageError('give --ca-dir or --ca-secret, not both', usage);
+  const userAuth = str('user-auth');
+  if (userAuth !== undefined && userAuth !== 'kubernetes') throw usageError(`--user-auth must be "kubernetes" (TokenReview and RBAC on insight.nodemesh.io), got "${userAuth}"`, usage);
+  if (userAuth && str('user-tokens')) throw usageError('give --user-tokens or --user-auth, not both', usage);
+  if (userAuth && !str('kubeconfig') && !inCluster) throw usageError('--user-auth kubernetes needs the Kubernetes source (--kubeconfig FILE or --in-cluster)', usage);
   let signalled = false;
   let wake: (() => void) | undefined;
   const onSignal = (): void => { signalled = true; wake?.(); };
@@ -76,8 +82,8 @@ export async function controllerRun(argv: string[]): Promise<number> {
       ...(values['ca-remove-old-anchors'] === true ? { caRemoveOldAnchors: true } : {}),
     });
     // the web UI and insight API (stat, tap, explain, check): TCP 8084 (-1: off) and a unix socket
-    const { DashboardServer, readUserTokens } = await import('../dashboard/index.js');
-    const ui = new DashboardServer({ source: handle, ...(str('user-tokens') ? { users: readUserTokens(str('user-tokens')!) } : {}) });
+    const { DashboardServer, KubeUserAuth, readUserTokens } = await import('../dashboard/index.js');
+    const ui = new DashboardServer({ source: handle, ...(str('user-tokens') ? { users: readUserTokens(str('user-tokens')!) } : {}), ...(userAuth && kube ? { kube: new KubeUserAuth(kube) } : {}) });
     if ((uiPort ?? 8084) >= 0) await ui.listenTcp(uiPort ?? 8084);
     if (str('ui-socket')) await ui.listenUnix(str('ui-socket')!);
     if (!signalled) await new Promise<void>((resolve) => { wake = resolve; });
@@ -93,9 +99,7 @@ export async function controllerRun(argv: string[]): Promise<number> {
 
 /** "24h", "90m", "3600s", "1h30m" → milliseconds (at least one minute). */
 export function durationMs(v: string, flag: string, usage: string): number {
-  const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  const parts = [...v.matchAll(/(\d+)([smhd])/g)];
-  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
-  if (parts.map((p) => p[0]).join('') !== v || !(ms >= 60_000)) throw usageError(`--${flag} must be a duration of at least 1m such as 24h, 90m or 1h30m, got "${v}"`, usage);
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 60_000) throw usageError(`--${flag} must be a duration of at least 1m such as 24h, 90m or 1h30m, got "${v}"`, usage);
   return ms;
 }

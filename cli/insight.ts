@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import path from 'node:path';
+import { parseDuration } from '../common/duration.js';
 import { MeshError } from '../common/errors.js';
 import { findRunningCluster } from '../sim/index.js';
 import { intFlag, parseFlags, usageError } from './args.js';
@@ -48,9 +49,9 @@ export async function statCmd(argv: string[]): Promise<number> {
 }
 
 function durationMs(v: string, flag: string, usage: string): number {
-  const m = /^(\d+)(ms|s|m)$/.exec(v);
-  if (!m) throw usageError(`--${flag} must be like 10s or 2m, got "${v}"`, usage);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+  const ms = parseDuration(v);
+  if (ms === undefined) throw usageError(`--${flag} must be like 10s, 2m or 1m30s, got "${v}"`, usage);
+  return ms;
 }
 
 export async function tapCmd(argv: string[]): Promise<number> {

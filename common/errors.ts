@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   MESH_ERR_NOT_ENROLLED: 'a captured connection came from or went to a workload that is not enrolled',
   MESH_ERR_DIRECT_CONNECT: 'a client connected straight to a proxy port without being captured',
   MESH_ERR_USAGE: 'the command line is malformed',
-  MESH_ERR_AUTH: 'an agent presented credentials that are not valid for the node it named',
+  MESH_ERR_AUTH: 'an agent presented credentials that are not valid for the node it named, or an insight API caller sent no token or one that is not accepted',
   MESH_ERR_NO_ENDPOINTS: 'a connection to a Service found no ready endpoint',
   MESH_ERR_KUBE_CONFIG: 'no usable Kubernetes client configuration (kubeconfig file or in-cluster ServiceAccount)',
   MESH_ERR_KUBE_UNAUTHORIZED: 'the Kubernetes API server rejected the credentials (HTTP 401)',

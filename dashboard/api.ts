@@ -3,6 +3,7 @@
 // the agents' reports, by the pure functions of controller/src/insight and agent/src/explain.
 // Callers are scoped to namespaces; a request outside them is refused with MESH_ERR_TAP_FORBIDDEN.
 
+import { parseDuration } from '../common/duration.js';
 import { MeshError } from '../common/errors.js';
 import type { ControllerHandle } from '../controller/src/index.js';
 import { edges, stat, type StatKind, type StatRow, type TapFilterSpec, type TapRecord } from '../controller/src/insight/index.js';
@@ -28,9 +29,8 @@ function forbid(c: Caller, ns: string): void {
 /** "30s", "2m", "500ms" → ms (1 s .. 10 min). */
 export function parseWindow(v: string | null | undefined, dflt = 30_000): number {
   if (!v) return dflt;
-  const m = /^(\d+)(ms|s|m)$/.exec(v);
-  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : NaN;
-  if (!Number.isFinite(ms) || ms < 1000 || ms > 600_000) throw new MeshError('MESH_ERR_USAGE', `window must be like 30s, 2m (1s to 10m), got "${v}"`);
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000 || ms > 600_000) throw new MeshError('MESH_ERR_USAGE', `window must be like 30s, 2m (1s to 10m), got "${v}"`);
   return ms;
 }
 
@@ -64,6 +64,20 @@ export class Insight {
     const pairs = this.#src.telemetry.store.window(q.windowMs, Date.now());
     const rows = stat(pairs, { kind, ...(q.namespace ? { namespace: q.namespace } : {}), ...(q.name ? { name: q.name } : {}), ...(q.from ? { from: q.from } : {}) });
     return { windowMs: q.windowMs, rows: rows.filter((r) => maySee(c, r.namespace)) };
+  }
+
+  /** Every namespace of a pod or Service in the node views or the agents' reports: what a
+   *  Kubernetes caller's access is asked for on list endpoints. */
+  namespaces(): string[] {
+    const out = new Set<string>();
+    for (const v of this.views().values()) {
+      for (const w of v.local) out.add(w.namespace);
+      for (const svc of v.services) out.add(svc.namespace);
+    }
+    const store = this.#src.telemetry.store;
+    for (const n of store.nodes()) for (const p of store.latest(n)?.pods ?? []) out.add(p.key.slice(0, p.key.indexOf('/')));
+    out.delete('');
+    return [...out].sort();
   }
 
   /** Workloads (namespace/service account) with their pods, for the graph and workload pages. */

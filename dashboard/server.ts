@@ -1,7 +1,8 @@
 // The controller's web UI and insight API (TCP --ui-port, default 8084, and a unix socket in the
 // simulated cluster): static assets shipped with the build (nothing from a CDN), JSON under /api/,
-// and /api/tap as a newline-delimited JSON stream. On TCP, a --user-tokens file scopes callers to
-// namespaces (Bearer token); the unix socket's file permissions are its access control.
+// and /api/tap as a newline-delimited JSON stream. On TCP, a --user-tokens file or Kubernetes RBAC
+// (kube-auth.ts) scopes Bearer-token callers to namespaces; the unix socket's file permissions are
+// its access control.
 
 import http from 'node:http';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
@@ -10,16 +11,25 @@ import { MeshError } from '../common/errors.js';
 import { repoPath } from '../common/paths.js';
 import type { StatKind } from '../controller/src/insight/index.js';
 import { ADMIN, Insight, maySee, parseWindow, type Caller, type InsightSource } from './api.js';
+import type { Access, KubeUserAuth } from './kube-auth.js';
 
 const ASSETS: Readonly<Record<string, string>> = { '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
 const TYPES: Readonly<Record<string, string>> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+/** HTTP status of an error code; any other code is a 500 */
+const STATUS: Readonly<Record<string, number>> = {
+  MESH_ERR_AUTH: 401, MESH_ERR_TAP_FORBIDDEN: 403, MESH_ERR_NOT_FOUND: 404, MESH_ERR_USAGE: 400,
+  MESH_ERR_KUBE_API: 503, MESH_ERR_KUBE_FORBIDDEN: 503, MESH_ERR_KUBE_CONFIG: 503,
+};
 /** a tap consumer with more than this unread is cut off */
 const TAP_MAX_BUFFERED = 256 * 1024;
 
 export interface DashboardOptions {
   readonly source: InsightSource;
-  /** token → caller, for TCP requests; absent: TCP callers see everything (protect the port) */
+  /** token → caller, for TCP requests (--user-tokens) */
   readonly users?: ReadonlyMap<string, Caller>;
+  /** Kubernetes TokenReview + RBAC for TCP requests (--user-auth kubernetes); with neither, TCP
+   *  callers see everything (protect the port) */
+  readonly kube?: KubeUserAuth;
 }
 
 /** Reads a --user-tokens file: {"<token>": {"user": "...", "namespaces": ["ns", ...] | "*"}}. */
@@ -49,15 +59,20 @@ export class DashboardServer {
     this.insight = new Insight(o.source);
   }
 
-  #caller(req: http.IncomingMessage, local: boolean): Caller {
-    if (local || !this.#o.users) return ADMIN;
+  /** Who asks, and which namespaces they may see for `access` (all the model knows, or `only`). */
+  async #caller(req: http.IncomingMessage, local: boolean, access: Access, only?: string): Promise<Caller> {
+    if (local || (!this.#o.users && !this.#o.kube)) return ADMIN;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const c = m ? this.#o.users.get(m[1]!) : undefined;
-    if (!c) throw new MeshError('MESH_ERR_TAP_FORBIDDEN', 'this endpoint needs a token: send Authorization: Bearer <token> (a token from the controller\'s --user-tokens file)');
+    if (this.#o.kube) {
+      if (!m) throw new MeshError('MESH_ERR_AUTH', 'this endpoint needs a Kubernetes token: send Authorization: Bearer <token> (nodemesh stat --token, or the token field of the web UI)');
+      return this.#o.kube.caller(m[1]!, only !== undefined ? [only] : this.insight.namespaces(), access);
+    }
+    const c = m ? this.#o.users!.get(m[1]!) : undefined;
+    if (!c) throw new MeshError('MESH_ERR_AUTH', 'this endpoint needs a token: send Authorization: Bearer <token> (a token from the controller\'s --user-tokens file)');
     return c;
   }
 
-  #handle(req: http.IncomingMessage, res: http.ServerResponse, local: boolean): void {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, local: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const asset = ASSETS[url.pathname];
     if (req.method !== 'GET') { res.writeHead(405).end(); return; }
@@ -69,8 +84,10 @@ export class DashboardServer {
     const q = url.searchParams;
     const json = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)); };
     try {
-      const c = this.#caller(req, local);
       const ns = q.get('namespace') ?? undefined;
+      const tapNs = url.pathname === '/api/tap' ? (q.get('target') ?? '').split('/')[0] || undefined : undefined;
+      const podNs = url.pathname === '/api/explain' ? (q.get('pod') ?? q.get('src') ?? '').split('/')[0] || undefined : undefined;
+      const c = await this.#caller(req, local, url.pathname === '/api/tap' ? 'taps' : 'stats', tapNs ?? podNs ?? (url.pathname === '/api/stat' ? ns : undefined));
       switch (url.pathname) {
         case '/api/stat': {
           const kind = (q.get('kind') ?? 'workload') as StatKind;
@@ -98,8 +115,9 @@ export class DashboardServer {
       }
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'MESH_ERR_INTERNAL';
-      const status = code === 'MESH_ERR_TAP_FORBIDDEN' ? 403 : code === 'MESH_ERR_NOT_FOUND' ? 404 : code === 'MESH_ERR_USAGE' ? 400 : 500;
-      json(status, { code, message: (e as Error).message });
+      const status = STATUS[code] ?? 500;
+      if (!res.headersSent) json(status, { code, message: (e as Error).message });
+      else res.destroy();
     }
   }
 
@@ -132,7 +150,7 @@ export class DashboardServer {
   }
 
   async listenTcp(port: number, host = '0.0.0.0'): Promise<number> {
-    const s = http.createServer((req, res) => this.#handle(req, res, false));
+    const s = http.createServer((req, res) => void this.#handle(req, res, false));
     this.#servers.push(s);
     await new Promise<void>((resolve, reject) => { s.once('error', (e) => reject(new MeshError('MESH_ERR_LISTEN', `the UI cannot listen on ${host}:${port}: ${e.message}; pass --ui-port`))); s.listen(port, host, resolve); });
     return (s.address() as { port: number }).port;
@@ -140,7 +158,7 @@ export class DashboardServer {
 
   async listenUnix(file: string): Promise<void> {
     if (existsSync(file)) unlinkSync(file);
-    const s = http.createServer((req, res) => this.#handle(req, res, true));
+    const s = http.createServer((req, res) => void this.#handle(req, res, true));
     this.#servers.push(s);
     await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(file, resolve); });
   }

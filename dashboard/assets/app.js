@@ -9,8 +9,11 @@ const ms = (v) => (v === null || v === undefined ? '-' : `${v < 10 ? v.toFixed(2
 const win = () => $('#window').value;
 let tapStream = null;
 
+// A Bearer token for controllers that check callers, kept in this tab's sessionStorage only.
+const authHeaders = () => { const t = sessionStorage.getItem('nodemesh-token'); return t ? { authorization: `Bearer ${t}` } : {}; };
+
 async function api(path) {
-  const r = await fetch(path);
+  const r = await fetch(path, { headers: authHeaders() });
   const body = await r.json();
   if (!r.ok) throw new Error(`${body.code}: ${body.message}`);
   return body;
@@ -116,7 +119,7 @@ async function startTap() {
   const ctl = new AbortController();
   tapStream = ctl;
   try {
-    const r = await fetch(`/api/tap?${q}`, { signal: ctl.signal });
+    const r = await fetch(`/api/tap?${q}`, { signal: ctl.signal, headers: authHeaders() });
     if (!r.ok) { const b = await r.json(); $('#tap-state').textContent = `${b.code}: ${b.message}`; return; }
     const reader = r.body.getReader();
     const dec = new TextDecoder();
@@ -175,6 +178,13 @@ function navigate() {
 }
 
 window.addEventListener('hashchange', navigate);
+$('#token').value = sessionStorage.getItem('nodemesh-token') ?? '';
+$('#token').addEventListener('change', () => {
+  const t = $('#token').value.trim();
+  if (t) sessionStorage.setItem('nodemesh-token', t); else sessionStorage.removeItem('nodemesh-token');
+  showNodes();
+  navigate();
+});
 $('#window').addEventListener('change', route);
 showNodes();
 setInterval(showNodes, 3000);

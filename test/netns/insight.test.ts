@@ -119,7 +119,9 @@ describe('insight: stat, tap, explain', { skip, timeout: 600_000 }, () => {
     const curl = (tok: string | undefined, p: string): Promise<{ code: number; stdout: string }> =>
       c.execNode('node-b', ['curl', '-s', '-m', '3', '-w', '\n%{http_code}', ...(tok ? ['-H', `Authorization: Bearer ${tok}`] : []), `http://10.199.0.254:8084${p}`], { timeoutMs: 10_000 });
     const none = await curl(undefined, '/api/stat');
-    assert.match(none.stdout, /MESH_ERR_TAP_FORBIDDEN[\s\S]*\n403$/);
+    assert.match(none.stdout, /MESH_ERR_AUTH[\s\S]*\n401$/);
+    const wrong = await curl('not-a-token', '/api/stat');
+    assert.match(wrong.stdout, /MESH_ERR_AUTH[\s\S]*\n401$/);
     const secret = await curl('tok-web', '/api/tap?target=secret/vault');
     assert.match(secret.stdout, /MESH_ERR_TAP_FORBIDDEN[\s\S]*\n403$/);
     const mine = await curl('tok-web', '/api/stat?namespace=web&window=2m');

@@ -58,7 +58,7 @@ export class AgentMetrics {
     this.registry.setDefaultLabels({ node: nodeName });
     // the event-loop lag histogram samples once a second, not every 10 ms: at prom-client's default
     // its libuv timer alone cost an idle agent ~6 ms of CPU per second (bench/footprint)
-    registerProcessMetrics(this.registry, 'nodemesh_agent_', { eventLoopMonitoringPrecision: 1000 });
+    registerProcessMetrics(this.registry, 'nodemesh_agent_');
     const r = [this.registry];
     this.#open = new Counter({ name: 'tcp_open_total', help: 'TCP connections opened by the node proxy', labelNames: CONN_LABELS, registers: r });
     this.#close = new Counter({ name: 'tcp_close_total', help: 'TCP connections closed, by close reason', labelNames: [...CONN_LABELS, 'reason'], registers: r });

@@ -70,8 +70,10 @@ export class ManifestSource extends EventEmitter implements ClusterSource {
     return s;
   }
 
-  /** Starts watching (fs.watch for speed, a poll as a safety net); changes apply within pollMs. */
-  watch(pollMs = 100): void {
+  /** Starts watching: fs.watch (inotify) applies a change ~30 ms after it, and a poll every pollMs
+   *  is the safety net for a missed event (at 100 ms that poll alone cost an idle controller ~3 ms
+   *  of CPU per second; bench/README.md, agent footprint). */
+  watch(pollMs = 1000): void {
     if (this.#timer) return;
     try {
       this.#watcher = watch(this.dir, () => this.#schedule());

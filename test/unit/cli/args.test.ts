@@ -95,3 +95,13 @@ test('bin/nodemesh.js: --help exits 0, a usage error exits 2 with the code on st
   assert.match(r.stderr, /^MESH_ERR_USAGE: unknown option '--nope'/);
   assert.match(r.stderr, /usage: nodemesh workload get URL/);
 });
+
+test('a negative value may follow its flag spaced, as the usage lines write it (--ui-port -1)', () => {
+  const spec = { 'ui-port': { type: 'string' as const }, verbose: { type: 'boolean' as const } };
+  assert.equal(parseFlags(['--ui-port', '-1'], spec, 'u').values['ui-port'], '-1');
+  assert.equal(parseFlags(['--ui-port=-1'], spec, 'u').values['ui-port'], '-1');
+  assert.equal(intFlag(parseFlags(['--ui-port', '-1', '--verbose'], spec, 'u').values, 'ui-port', 'u', { min: -1, max: 65535 }), -1);
+  // after `--` nothing is rewritten, and a boolean flag never takes a value
+  assert.deepEqual(parseFlags(['--verbose', '--', '--ui-port', '-1'], spec, 'u', { max: 3 }).positionals, ['--ui-port', '-1']);
+  assert.throws(() => parseFlags(['--verbose', '-1'], spec, 'u'), /MESH_ERR_USAGE|unknown option/);
+});

@@ -158,8 +158,12 @@ test('the ts stage copies every folder the CLI imports, and bundles the agent', 
 
 test('the runtime copies every file tree the shipped code reads with repoPath()', () => {
   const reads = new Set<string>();
-  for (const f of shipped) for (const m of readFileSync(path.join(REPO_ROOT, f), 'utf8').matchAll(/repoPath\('([^']+)'\)/g)) reads.add(m[1]!);
-  assert.ok(reads.has('dashboard/assets') && reads.has('dist/agent.bundle.mjs'), [...reads].join(', '));
+  for (const f of shipped) {
+    const text = readFileSync(path.join(REPO_ROOT, f), 'utf8');
+    for (const m of text.matchAll(/repoPath\('([^']+)'\)/g)) reads.add(m[1]!);
+    for (const m of text.matchAll(/loadService\('([^']+)'/g)) reads.add(`proto/${m[1]!}`);
+  }
+  assert.ok(reads.has('dashboard/assets') && reads.has('dist/agent.bundle.mjs') && reads.has('proto/nodemesh/config/v1/config.proto'), [...reads].join(', '));
   const runtime = [...copiedIn('runtime'), ...all.filter((i) => i.op === 'COPY' && stageOf(i) === 'runtime' && copyArgs(i.args).flags.from === 'ts').map((i) => destUnderWorkdir(copyArgs(i.args).dest))];
   for (const r of reads) assert.ok(runtime.some((c) => r === c || r.startsWith(`${c}/`)), `the shipped code reads ${r} but the runtime stage does not COPY it`);
 });
