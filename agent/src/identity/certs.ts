@@ -2,9 +2,10 @@
 // leaves the process), a CSR with the single URI SAN, and checks of what the signer returned (the
 // leaf holds our key and identity, the chain links up). Also: does a chain end under an anchor?
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 import { MeshError } from '../../../common/errors.js';
-import { P256, createCsr, subtle, x509 } from '../../../controller/src/ca/index.js';
+import { createCsrPem } from './csr.js';
 import type { CertificateSigner } from './signer.js';
 
 /** A certificate this node holds for one identity; `keyPem` is PKCS#8 and never logged. */
@@ -20,16 +21,17 @@ export interface HeldCert {
 
 /** Generates a key, has the CSR signed, checks the answer. */
 export async function obtainCert(signer: CertificateSigner, identity: string): Promise<HeldCert> {
-  const keys = await subtle.generateKey(P256, true, ['sign', 'verify']);
-  const csr = await createCsr(identity, keys);
-  const keyPem = x509.PemConverter.encode(await subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  // off the event loop (libuv's thread pool), as a renewal burst of many identities must not stall it
+  const { publicKey, privateKey } = await promisify(generateKeyPair)('ec', { namedCurve: 'prime256v1' });
+  const csr = createCsrPem(identity, publicKey, privateKey);
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const r = await signer.sign(identity, csr);
   const bad = (msg: string): never => { throw new MeshError('MESH_ERR_CERT', `the certificate returned for ${identity} is unusable: ${msg}; the signer is misbehaving`); };
   if (r.chainPem.length < 2) bad(`the chain has ${r.chainPem.length} certificate(s), leaf and issuer expected`);
   let chain: X509Certificate[];
   try { chain = r.chainPem.map((p) => new X509Certificate(p)); } catch (e) { return bad(`it does not parse (${(e as Error).message})`); }
   const leaf = chain[0]!;
-  if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) bad('the leaf does not hold the key this node generated');
+  if (!leaf.checkPrivateKey(privateKey)) bad('the leaf does not hold the key this node generated');
   if (leaf.subjectAltName !== `URI:${identity}`) bad(`its SAN is ${leaf.subjectAltName ?? 'missing'}`);
   for (let i = 0; i + 1 < chain.length; i++) if (!chain[i]!.verify(chain[i + 1]!.publicKey)) bad(`certificate ${i} is not signed by certificate ${i + 1}`);
   return {

@@ -3,8 +3,8 @@
 // material lives in a local state directory (LocalSigner). Both answer the same SignResult.
 
 import { MeshError, type MeshErrorCode } from '../../../common/errors.js';
-import { grpc } from '../../../controller/src/grpc/index.js';
-import { CertificateServiceClient, DirCaStore, openCa, type MeshCA, type SignRequestWire, type SignResponseWire } from '../../../controller/src/ca/index.js';
+import { CertificateServiceClient, grpc, type SignRequestWire, type SignResponseWire } from '../../../controller/src/grpc/index.js';
+import type { MeshCA } from '../../../controller/src/ca/index.js';
 import type { DefaultInboundPolicy, MeshCfg } from '../../../controller/src/views/index.js';
 
 export interface SignResult {
@@ -105,6 +105,8 @@ export class LocalSigner implements CertificateSigner {
 
   /** Loads the CA from caDir, generating it there on first start. */
   static async open(o: LocalSignerOptions): Promise<LocalSigner> {
+    // the CA code (and its x509 library) only loads in standalone mode
+    const { DirCaStore, openCa } = await import('../../../controller/src/ca/index.js');
     const { ca } = await openCa(new DirCaStore(o.caDir), { trustDomain: o.trustDomain, generate: true, ...(o.certTtlMs !== undefined ? { certTtlMs: o.certTtlMs } : {}) });
     return new LocalSigner(ca, o.allow);
   }

@@ -7,6 +7,6 @@ export { CA_FILES, DirCaStore, SecretCaStore, openCa, materialToFiles, filesToMa
 export { CertificateService, Refusal, type CertificateServiceOptions, type IdentityDirectory } from './service.js';
 export { CaMetrics, CSR_RESULTS, type CsrResult } from './metrics.js';
 export { TokenBuckets, type RateLimitOptions } from './ratelimit.js';
-export { CertificateServiceClient, certificateServiceDefinition, type SignRequestWire, type SignResponseWire } from './proto.js';
+export { CertificateServiceClient, certificateServiceDefinition, type SignRequestWire, type SignResponseWire } from '../grpc/index.js';
 export { x509, P256, subtle, splitPem, joinPem, spiffeUri, parseSpiffeUri, checkSpiffeUri, isTrustDomain, type SpiffeParts, type CryptoKey, type CryptoKeyPair } from './x509.js';
 export { SignPool, type CsrSigner } from './pool.js';

@@ -9,7 +9,7 @@ import { grpc } from '../grpc/index.js';
 import type { NodeAuth } from '../server/auth.js';
 import type { CsrSigner } from './pool.js';
 import type { CaMetrics, CsrResult } from './metrics.js';
-import type { SignRequestWire, SignResponseWire } from './proto.js';
+import type { SignRequestWire, SignResponseWire } from '../grpc/index.js';
 import { TokenBuckets, type RateLimitOptions } from './ratelimit.js';
 
 /** Which identities a node's pods run as (the config model answers). */

@@ -1,7 +1,8 @@
-// The CA protocol (proto/nodemesh/ca/v1/ca.proto, loaded at run time by grpc/'s loadService):
-// the CertificateService definition and client constructor, and its messages as decoded.
+// The CA protocol (proto/nodemesh/ca/v1/ca.proto, loaded at run time by loadService): the
+// CertificateService definition and client constructor, and its messages as decoded. Here in grpc/,
+// not in ca/, so an agent can ask for certificates without loading the CA's x509 code.
 
-import { loadService } from '../grpc/index.js';
+import { loadService } from './proto.js';
 
 export const CertificateServiceClient = loadService('nodemesh/ca/v1/ca.proto', 'nodemesh.ca.v1.CertificateService', process.env.NODEMESH_CA_PROTO);
 export const certificateServiceDefinition = CertificateServiceClient.service;
